@@ -1,0 +1,36 @@
+"""The base form: Flask-WTF CSRF, whitespace stripping, and mapping of service errors onto fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import Field, PasswordField, StringField, TextAreaField
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class PortalForm(FlaskForm):
+    """Every portal form derives from this one."""
+
+    class Meta:
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Field:
+            # Leading/trailing spaces are never meaningful in our text inputs; passwords keep theirs.
+            field_class = unbound_field.field_class
+            if issubclass(field_class, (StringField, TextAreaField)) and not issubclass(field_class, PasswordField):
+                options["filters"] = [*options.get("filters", ()), _strip]
+            return unbound_field.bind(form=form, **options)
+
+    def add_error(self, field_name: str | None, message: str) -> None:
+        """Attach a service's message to a field, or to the form when no field matches."""
+        field = getattr(self, field_name, None) if field_name else None
+        if isinstance(field, Field):
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            self.form_errors.append(message)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.form_errors) or any(field.errors for field in self)

@@ -1,0 +1,78 @@
+"""The CTPAT Portal application package: ``create_app`` wires configuration, database, security,
+blueprints, error pages and CLI commands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.config import PROJECT_ROOT, Config, check_production_settings
+
+
+def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
+    """Build the application. ``config`` is a config class or a mapping of overrides on ``Config``."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "portal" / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    if config is None or isinstance(config, Mapping):
+        app.config.from_object(Config)
+        if config:
+            app.config.update(config)
+    else:
+        app.config.from_object(config)
+    check_production_settings(app.config)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)  # type: ignore[method-assign]
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import db, security
+    from portal.notifications import mail
+    from portal.models import import_all_models
+
+    import_all_models()
+    db.init_app(app)
+    security.init_app(app)
+    mail.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.admin.routes import bp as admin_bp
+    from portal.auth.routes import bp as auth_bp
+    from portal.companies.account_routes import bp as accounts_bp
+    from portal.companies.routes import bp as companies_bp
+    from portal.main.routes import bp as main_bp
+
+    for blueprint in (main_bp, auth_bp, companies_bp, accounts_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.templating import init_app as init_templating
+
+    init_templating(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import init_app as init_cli
+
+    init_cli(app)

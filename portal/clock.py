@@ -1,0 +1,15 @@
+"""One place to read the current time, so tests can move the clock (idle timeouts, lockouts, deadlines)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+
+def utcnow() -> datetime:
+    """Return the current time as a timezone-aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+def today() -> date:
+    """Return today's date in UTC."""
+    return utcnow().date()

@@ -1,0 +1,144 @@
+"""Database engine, the request-scoped session, the declarative Base and SQLite/PostgreSQL tuning.
+
+Services use ``db_session`` and flush; the view or CLI command commits once (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, has_request_context, request
+from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model; constraint names follow one convention on both databases."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    SQLite keeps no zone, so values are normalised to naive UTC on the way in and tagged UTC on the
+    way out; PostgreSQL gets ``timestamp with time zone``.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Naive datetimes are not stored; pass a timezone-aware value.")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+db_session: scoped_session[Any] = scoped_session(sessionmaker())
+_engines: dict[str, Engine] = {}
+
+
+def _write_transaction_wanted() -> bool:
+    """Whether a new SQLite transaction should take the write lock up front.
+
+    Reads (GET) stay deferred so they never wait on writers; anything that may write (POST, CLI,
+    background work) starts with BEGIN IMMEDIATE, because a deferred transaction that reads and then
+    writes cannot upgrade its snapshot and fails with "database is locked" under contention.
+    """
+    if has_request_context():
+        return request.method not in {"GET", "HEAD", "OPTIONS"}
+    return True
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    """Create an engine with the per-dialect settings of DESIGN.md §4."""
+    if url.startswith("sqlite"):
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 5}}
+        if url in {"sqlite://", "sqlite:///:memory:"}:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take transaction control away from pysqlite (Python 3.11) so we can emit our own BEGIN.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_transaction_wanted() else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def get_engine(url: str, **kwargs: Any) -> Engine:
+    """Return the process-wide engine for a URL, creating it once."""
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines[url] = make_engine(url, **kwargs)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and forked workers)."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def init_app(app: Flask) -> None:
+    """Bind the session to the configured database and remove it at the end of each request."""
+    engine = get_engine(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DB_POOL_SIZE"],
+        max_overflow=app.config["DB_MAX_OVERFLOW"],
+    )
+    app.extensions["db_engine"] = engine
+    db_session.configure(bind=engine)
+
+    @app.teardown_appcontext
+    def _remove_session(_exc: BaseException | None) -> None:
+        db_session.remove()
+
+
+def str_enum(enum_cls: type[Any], name: str, length: int = 32) -> Enum:
+    """A portable enum column: stored as its string value, guarded by a named CHECK constraint."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        create_constraint=True,
+        validate_strings=True,
+        name=name,
+    )

@@ -1,0 +1,109 @@
+"""Security plumbing: Flask-Login with rotating session tokens, idle and absolute session limits,
+request ids, and the response headers of DESIGN.md §9 (strict CSP, HSTS, nosniff, no-store)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+
+from portal.clock import utcnow
+from portal.db import db_session
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> Any:
+    from portal.auth.models import User
+
+    return db_session.scalar(select(User).where(User.session_token == token, User.is_active.is_(True)))
+
+
+def is_safe_next(target: str | None) -> bool:
+    """A ``next`` URL is followed only when it stays on this site (no scheme, host or '//' trick)."""
+    if not target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
+        and "\\" not in target
+
+
+def start_session(user: Any) -> None:
+    """Record when the session began and was last active (for the idle and absolute limits)."""
+    now = utcnow().timestamp()
+    session["login_at"] = now
+    session["last_seen"] = now
+
+
+def _session_expired(now: datetime) -> str | None:
+    from flask import current_app
+
+    login_at = session.get("login_at")
+    last_seen = session.get("last_seen")
+    if login_at is None or last_seen is None:
+        return "expired"
+    idle_limit = current_app.config["IDLE_TIMEOUT_STAFF" if current_user.is_staff else "IDLE_TIMEOUT_TRADE"]
+    if now - datetime.fromtimestamp(last_seen, timezone.utc) > idle_limit:
+        return "idle"
+    if now - datetime.fromtimestamp(login_at, timezone.utc) > current_app.config["ABSOLUTE_SESSION_LIFETIME"]:
+        return "absolute"
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login, CSRF, session limits and security headers into the app."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    # Our own rotating token already revokes stolen sessions; "strong" mode would also log out
+    # users whose address changes (mobile networks, VPNs) without adding protection here.
+    login_manager.session_protection = None
+    csrf.init_app(app)
+
+    @app.before_request
+    def _before() -> Any:
+        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        if request.endpoint == "static" or not current_user.is_authenticated:
+            return None
+        reason = _session_expired(utcnow())
+        if reason:
+            logout_user()
+            session.clear()
+            flash(
+                "You were signed out after a period of inactivity. Sign in again to continue."
+                if reason == "idle" else "Your session has ended. Sign in again to continue.",
+                "info",
+            )
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        # Background fetches (autosave) count as activity too: the user is typing.
+        session["last_seen"] = utcnow().timestamp()
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers["X-Request-ID"] = g.get("request_id", "")
+        if request.endpoint != "static" and (current_user.is_authenticated or "Cache-Control" not in headers):
+            headers["Cache-Control"] = "no-store"
+        return response
