@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal.config import PROJECT_ROOT
 from portal.db import db_session
@@ -74,6 +74,7 @@ def notify_send(limit: int) -> None:
 
 
 @click.command("demo-data")
+@with_appcontext
 def demo_data() -> None:
     """Load the demo accounts and companies (development only; running it twice changes nothing)."""
     from portal.demo import DEMO_PASSWORD, load_demo_data

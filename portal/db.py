@@ -58,7 +58,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
-db_session: scoped_session[Any] = scoped_session(sessionmaker())
+# Objects stay readable after commit (flash messages, redirects, test factories); each request
+# starts a new session anyway, so nothing stale survives a request.
+db_session: scoped_session[Any] = scoped_session(sessionmaker(expire_on_commit=False))
 _engines: dict[str, Engine] = {}
 
 
