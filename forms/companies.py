@@ -23,7 +23,9 @@ from portal.companies.countries import COUNTRY_CHOICES
 from portal.companies.identifiers import IdentifierKind
 from portal.companies.workflow import AddressKind, OwnershipType
 
-PHONE = Regexp(r"^\+?[0-9 ()./-]{7,25}$", message="Enter a phone number with 7 to 25 digits, spaces, +, - or ().")
+# At least 7 digits; the rest may be spaces and the usual separators.
+PHONE = Regexp(r"^\+?(?=(?:\D*\d){7})[0-9 ()./-]{7,25}$",
+               message="Enter a phone number with 7 to 25 digits, spaces, +, - or ().")
 COUNTRY_OPTIONS = [("", "- Select a country -"), *COUNTRY_CHOICES]
 
 

@@ -54,9 +54,17 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth.routes import bp as auth_bp
     from portal.companies.account_routes import bp as accounts_bp
     from portal.companies.routes import bp as companies_bp
+    from portal.action_plans.routes import bp as action_plans_bp
+    from portal.catalog.routes import bp as catalog_bp
     from portal.main.routes import bp as main_bp
+    from portal.profiles.evidence_routes import bp as evidence_bp
+    from portal.profiles.routes import bp as profiles_bp
+    from portal.profiles.submission_routes import bp as submissions_bp
+    from portal.reviews.queue_routes import bp as queue_bp
+    from portal.reviews.routes import bp as reviews_bp
 
-    for blueprint in (main_bp, auth_bp, companies_bp, accounts_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, companies_bp, accounts_bp, admin_bp, catalog_bp, profiles_bp,
+                      submissions_bp, evidence_bp, action_plans_bp, queue_bp, reviews_bp):
         app.register_blueprint(blueprint)
 
 

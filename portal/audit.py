@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import DDL, BigInteger, ForeignKey, Integer, String, Text, event
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
-from portal.db import Base, UTCDateTime, db_session
+from portal.db import Base, UTCDateTime, append_only_statements, db_session, make_append_only
 
 
 class AuditEvent(Base):
@@ -35,24 +35,10 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
 
 
-SQLITE_GUARDS = (
-    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
-    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
-    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
-)
-POSTGRES_GUARDS = (
-    "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'audit_events is append-only'; END; $$ LANGUAGE plpgsql",
-    "CREATE TRIGGER audit_events_no_update_delete BEFORE UPDATE OR DELETE ON audit_events "
-    "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
-)
-
 # The same statements are run by the initial migration; create_all (tests) gets them through DDL events.
-for _statement in SQLITE_GUARDS:
-    event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
-for _statement in POSTGRES_GUARDS:
-    event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+SQLITE_GUARDS = append_only_statements("audit_events", "sqlite")
+POSTGRES_GUARDS = append_only_statements("audit_events", "postgresql")
+make_append_only(AuditEvent.__table__)
 
 
 def client_ip() -> str | None:

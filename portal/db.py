@@ -144,3 +144,32 @@ def str_enum(enum_cls: type[Any], name: str, length: int = 32) -> Enum:
         validate_strings=True,
         name=name,
     )
+
+
+def append_only_statements(table: str, dialect: str) -> tuple[str, ...]:
+    """DDL that makes a table append-only: a trigger rejects every UPDATE and DELETE.
+
+    Used by the audit trail and frozen profile versions, both in ``create_all`` (DDL events) and in
+    the migrations, so the two schemas carry the same guard.
+    """
+    if dialect == "sqlite":
+        return tuple(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        )
+    return (
+        f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
+        f"BEGIN RAISE EXCEPTION '{table} is append-only'; END; $$ LANGUAGE plpgsql",
+        f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()",
+    )
+
+
+def make_append_only(table: Any) -> None:
+    """Attach the append-only triggers to a Table for ``create_all`` on SQLite and PostgreSQL."""
+    from sqlalchemy import DDL
+
+    for dialect in ("sqlite", "postgresql"):
+        for statement in append_only_statements(table.name, dialect):
+            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))

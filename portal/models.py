@@ -9,3 +9,7 @@ def import_all_models() -> None:
     import portal.auth.models  # noqa: F401
     import portal.companies.models  # noqa: F401
     import portal.notifications.models  # noqa: F401
+    import portal.profiles.models  # noqa: F401
+    import portal.action_plans.models  # noqa: F401
+    import portal.notifications.inbox  # noqa: F401
+    import portal.reviews.models  # noqa: F401

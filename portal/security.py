@@ -3,8 +3,9 @@ request ids, and the response headers of DESIGN.md §9 (strict CSP, HSTS, nosnif
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,9 @@ from portal.db import db_session
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+# A request id passed on by a proxy is kept only when it cannot forge log lines or page text.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -56,9 +60,9 @@ def _session_expired(now: datetime) -> str | None:
     if login_at is None or last_seen is None:
         return "expired"
     idle_limit = current_app.config["IDLE_TIMEOUT_STAFF" if current_user.is_staff else "IDLE_TIMEOUT_TRADE"]
-    if now - datetime.fromtimestamp(last_seen, timezone.utc) > idle_limit:
+    if now - datetime.fromtimestamp(last_seen, UTC) > idle_limit:
         return "idle"
-    if now - datetime.fromtimestamp(login_at, timezone.utc) > current_app.config["ABSOLUTE_SESSION_LIFETIME"]:
+    if now - datetime.fromtimestamp(login_at, UTC) > current_app.config["ABSOLUTE_SESSION_LIFETIME"]:
         return "absolute"
     return None
 
@@ -73,10 +77,14 @@ def init_app(app: Flask) -> None:
     # users whose address changes (mobile networks, VPNs) without adding protection here.
     login_manager.session_protection = None
     csrf.init_app(app)
+    if app.config.get("ENV_NAME") == "production":
+        # DESIGN.md §9: the session cookie is Secure in production, whatever the environment says.
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     @app.before_request
     def _before() -> Any:
-        g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         if request.endpoint == "static" or not current_user.is_authenticated:
             return None
         reason = _session_expired(utcnow())

@@ -29,6 +29,12 @@ def format_date(value: date | datetime | None, fmt: str = "%b %d, %Y") -> str:
     return value.strftime(fmt)
 
 
+def _account_profile(account: Any) -> Any:
+    from portal.profiles.services import profile_for_account
+
+    return profile_for_account(account)
+
+
 def init_app(app: Flask) -> None:
     """Register helpers used by every template."""
     app.jinja_env.globals.update(TEMPLATE_PREDICATES)
@@ -39,6 +45,7 @@ def init_app(app: Flask) -> None:
         AccountStatus=AccountStatus,
         ApplicationStep=ApplicationStep,
     )
+    app.jinja_env.globals["account_profile"] = _account_profile
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.add_extension("jinja2.ext.do")

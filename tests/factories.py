@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from portal.auth.models import Membership, User
 from portal.auth.passwords import hash_password
 from portal.auth.roles import CompanyRole, StaffRole
@@ -115,3 +117,37 @@ def build_cast() -> Cast:
     account_b = account(company_b, users["officer_b"], BusinessType.FOREIGN_MANUFACTURER)
     db_session.commit()
     return Cast(company_a=company_a, company_b=company_b, account_a=account_a, account_b=account_b, users=users)
+
+
+def profile_of(account_: TradeAccount):  # noqa: ANN201
+    """The security profile created when the account's agreement was signed."""
+    from portal.profiles.models import SecurityProfile
+
+    return db_session.scalar(select(SecurityProfile).where(SecurityProfile.account_id == account_.id))
+
+
+def answer(profile, criterion_id: str, status: str = "implemented", narrative: str = "Documented procedure.",
+           justification: str = "", by: User | None = None):  # noqa: ANN001, ANN201
+    """Save one answer through the service (as a new or current version)."""
+    from portal.profiles import services as profile_services
+    from portal.profiles.models import Answer
+    from portal.profiles.workflow import ImplementationStatus
+
+    existing = db_session.scalar(select(Answer).where(Answer.profile_id == profile.id,
+                                                      Answer.criterion_id == criterion_id))
+    criterion = profile_services.catalog_of(profile).criterion(criterion_id)
+    data = profile_services.AnswerInput(status=ImplementationStatus(status) if status else None, narrative=narrative,
+                                        justification=justification,
+                                        expected_version=existing.version if existing else None)
+    editor = by or next(m.user for m in profile.account.company.memberships if m.role == CompanyRole.OFFICER)
+    return profile_services.save_answer(profile, criterion, data, by=editor)
+
+
+def answer_all(profile, status: str = "implemented") -> None:  # noqa: ANN001
+    """Answer every applicable criterion so the profile passes the submission gates."""
+    from portal.profiles import services as profile_services
+
+    catalog = profile_services.catalog_of(profile)
+    for criterion in catalog.criteria_for(profile.account.business_type):
+        answer(profile, criterion.id, status, narrative=f"How we meet {criterion.id}.")
+    db_session.flush()

@@ -83,6 +83,52 @@ def can_manage_users(user: Any) -> bool:
     return is_staff(user, StaffRole.ADMIN)
 
 
+def can_view_profile(user: Any, profile: Any) -> bool:
+    """Members of the owning company and CBP staff see a security profile, its evidence and plans."""
+    return can_view_company(user, profile.account.company)
+
+
+def can_edit_profile(user: Any, profile: Any) -> bool:
+    """Officers, employees and consultants edit answers, evidence and action plans while the profile
+    is editable (not while it is submitted or in review)."""
+    from portal.companies.workflow import TERMINAL
+
+    return can_edit_company(user, profile.account.company) and profile.status.editable \
+        and profile.account.status not in TERMINAL
+
+
+def can_submit_profile(user: Any, profile: Any) -> bool:
+    """Only the company officer attests and submits, and only an editable profile."""
+    return _role(user, profile.account.company_id) == CompanyRole.OFFICER and can_edit_profile(user, profile)
+
+
+def can_view_reviews(user: Any) -> bool:
+    """CBP staff see the review queue and every review (trade users get 404)."""
+    return is_staff(user)
+
+
+def can_assign_reviews(user: Any) -> bool:
+    """Supervisors (and admins) assign and reassign reviews."""
+    return is_staff(user, StaffRole.SUPERVISOR, StaffRole.ADMIN)
+
+
+def can_take_review(user: Any, review: Any) -> bool:
+    """A reviewer may take an unassigned, undecided review from the shared queue."""
+    return is_staff(user, StaffRole.REVIEWER, StaffRole.SUPERVISOR) and review.reviewer_id is None \
+        and review.status.value != "decided"
+
+
+def can_rate_review(user: Any, review: Any) -> bool:
+    """Only the assigned reviewer rates, asks and recommends, while the review is open."""
+    return is_staff(user) and review.reviewer_id == user.id and review.status.value in {"waiting", "in_progress"}
+
+
+def can_decide_review(user: Any, review: Any) -> bool:
+    """A supervisor who is neither the reviewer nor the recommender decides a recommendation."""
+    return is_staff(user, StaffRole.SUPERVISOR, StaffRole.ADMIN) and review.status.value == "recommended" \
+        and user.id not in {review.reviewer_id, review.recommended_by_id}
+
+
 def staff_required(*roles: StaffRole) -> Callable[[F], F]:
     """Decorator for views reserved to CBP staff; trade users get 404, as for another tenant's data."""
 
@@ -105,6 +151,14 @@ TEMPLATE_PREDICATES: dict[str, Callable[..., bool]] = {
     "can_edit_application": can_edit_application,
     "can_sign_agreement": can_sign_agreement,
     "can_manage_users": can_manage_users,
+    "can_view_profile": can_view_profile,
+    "can_edit_profile": can_edit_profile,
+    "can_submit_profile": can_submit_profile,
+    "can_view_reviews": can_view_reviews,
+    "can_assign_reviews": can_assign_reviews,
+    "can_take_review": can_take_review,
+    "can_rate_review": can_rate_review,
+    "can_decide_review": can_decide_review,
     "is_staff": is_staff,
 }
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import audit
 from portal.auth.models import PasswordResetToken, User, new_token
@@ -85,15 +85,33 @@ def create_staff_user(email: str, full_name: str, role: StaffRole, password: str
     return user
 
 
+# Audit events after which earlier failed sign-ins no longer count towards a lockout.
+FAILURE_RESETS = ("auth.login", "auth.lockout", "auth.password_reset")
+
+
+def _recent_failures(user: User, now: datetime) -> int:
+    """Failed sign-ins of the user within the lockout window (a sliding window over the audit trail,
+    so it holds across processes), not counting those before the last success, lockout or reset."""
+    mine = (audit.AuditEvent.object_type == "User", audit.AuditEvent.object_id == str(user.id))
+    last_reset = select(func.max(audit.AuditEvent.id)).where(
+        *mine, audit.AuditEvent.action.in_(FAILURE_RESETS)
+    ).scalar_subquery()
+    return db_session.scalar(
+        select(func.count()).select_from(audit.AuditEvent).where(
+            *mine,
+            audit.AuditEvent.action == "auth.login_failed",
+            audit.AuditEvent.occurred_at > now - current_app.config["LOCKOUT_WINDOW"],
+            audit.AuditEvent.id > func.coalesce(last_reset, 0),
+        )
+    ) or 0
+
+
 def _register_failure(user: User, now: datetime) -> None:
     config = current_app.config
-    window_start = user.first_failed_login_at
-    if window_start is None or now - window_start > config["LOCKOUT_WINDOW"]:
-        user.first_failed_login_at = now
-        user.failed_login_count = 1
-    else:
-        user.failed_login_count += 1
     audit.record("auth.login_failed", obj=user, summary=f"Wrong password for {user.email}")
+    user.failed_login_count = _recent_failures(user, now)
+    if user.failed_login_count == 1 or user.first_failed_login_at is None:
+        user.first_failed_login_at = now
     if user.failed_login_count >= config["LOCKOUT_THRESHOLD"]:
         user.locked_until = now + config["LOCKOUT_DURATION"]
         user.failed_login_count = 0

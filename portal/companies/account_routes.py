@@ -156,9 +156,10 @@ def agreement_step(account_id: int):
     account = _load_account(account_id)
     ensure(can_sign_agreement(current_user, account) or account.agreement is not None
            or can_edit_application(current_user, account))
+    if request.method == "POST":
+        ensure(can_sign_agreement(current_user, account))  # 403 for anyone else, whatever the form holds
     form = AgreementForm()
     if form.validate_on_submit():
-        ensure(can_sign_agreement(current_user, account))
         try:
             applications.sign_agreement(account, form.typed_name.data, by=current_user, ip_address=client_ip())
         except DomainError as error:

@@ -170,6 +170,10 @@ def remove_identifier(identifier: BusinessIdentifier, *, by: User) -> None:
                  summary=f"{identifier.kind.value} {identifier.value}")
     account.identifiers.remove(identifier)
     db_session.delete(identifier)
+    # A required identifier gone: the agreement must wait until the set is complete again.
+    if account.application_step == ApplicationStep.AGREEMENT and \
+            missing_identifiers(account.business_type, [i.kind for i in account.identifiers]):
+        account.application_step = ApplicationStep.IDENTIFIERS
 
 
 def finish_identifiers(account: TradeAccount, *, by: User) -> None:
@@ -207,4 +211,7 @@ def sign_agreement(account: TradeAccount, typed_name: str, *, by: User, ip_addre
     account.applied_at = utcnow()
     audit.record("account.agreement_signed", actor=by, company_id=account.company_id, obj=account,
                  summary=f"Partner Agreement {AGREEMENT_VERSION} signed by {typed_name}")
+    from portal.profiles.services import create_profile
+
+    create_profile(account, by=by)
     return signature

@@ -120,6 +120,9 @@ def update_address(address: Address, data: AddressData, *, by: User) -> None:
     :raise DomainError: on an unknown country or time zone, or a second headquarters.
     """
     _check_address(data)
+    if address.kind == AddressKind.HEADQUARTERS and data.kind != AddressKind.HEADQUARTERS:
+        raise DomainError("The headquarters address cannot become another kind of address; edit it in place.",
+                          field="kind")
     if data.kind == AddressKind.HEADQUARTERS and address.kind != AddressKind.HEADQUARTERS \
             and address.company.headquarters is not None:
         raise DomainError("The company already has a headquarters address.", field="kind")

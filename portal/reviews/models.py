@@ -1,0 +1,93 @@
+"""Reviews of submitted profile versions: assignment, ratings per criterion, information requests,
+the recommendation and the supervisor's decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.clock import utcnow
+from portal.db import Base, UTCDateTime, str_enum
+from portal.reviews.scoring import Rating
+from portal.reviews.workflow import Recommendation, ReviewStatus
+
+if TYPE_CHECKING:
+    from portal.auth.models import User
+    from portal.profiles.models import SecurityProfile
+
+
+class Review(Base):
+    """CBP's review of one submitted version of a security profile."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("profile_id", "version_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("security_profiles.id", ondelete="CASCADE"), index=True)
+    version_number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, "review_status"),
+                                                 default=ReviewStatus.WAITING, index=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recommendation: Mapped[Recommendation | None] = mapped_column(str_enum(Recommendation, "recommendation"))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    recommended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recommended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    outcome: Mapped[Recommendation | None] = mapped_column(str_enum(Recommendation, "outcome"))
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    profile: Mapped[SecurityProfile] = relationship()
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+    recommended_by: Mapped[User | None] = relationship(foreign_keys=[recommended_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    ratings: Mapped[list[CriterionRating]] = relationship(back_populates="review", cascade="all, delete-orphan")
+    info_requests: Mapped[list[InfoRequest]] = relationship(back_populates="review", cascade="all, delete-orphan",
+                                                            order_by="InfoRequest.id")
+
+
+class CriterionRating(Base):
+    """A reviewer's rating of one criterion in one review (saved as a draft until the decision)."""
+
+    __tablename__ = "criterion_ratings"
+    __table_args__ = (UniqueConstraint("review_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    criterion_id: Mapped[str] = mapped_column(String(10))
+    rating: Mapped[Rating] = mapped_column(str_enum(Rating, "rating"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    checklist: Mapped[list[str]] = mapped_column(JSON, default=list)
+    carried_over: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+    review: Mapped[Review] = relationship(back_populates="ratings")
+    updated_by: Mapped[User | None] = relationship()
+
+
+class InfoRequest(Base):
+    """A reviewer's question on one criterion; the partner sees it when the profile is returned."""
+
+    __tablename__ = "info_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    criterion_id: Mapped[str] = mapped_column(String(10))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    asked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    review: Mapped[Review] = relationship(back_populates="info_requests")
+    asked_by: Mapped[User | None] = relationship()

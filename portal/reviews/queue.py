@@ -1,0 +1,517 @@
+"""Reads for the review queue, the reviewer and supervisor dashboards and the in-app inbox.
+
+The queue page is one SELECT (reviews joined to profile, account, company and reviewer, with the
+headquarters country and the first submission date as correlated subqueries) plus one COUNT,
+whatever the number of rows: nothing in a row is loaded lazily (DESIGN.md §7, issue 4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, extract, func, or_, select, type_coerce, update
+from sqlalchemy.orm import aliased
+
+from portal import clock
+from portal.auth.models import User
+from portal.companies.business_types import BusinessType
+from portal.companies.models import Address, BusinessIdentifier, Company, TradeAccount
+from portal.companies.workflow import AddressKind
+from portal.db import UTCDateTime, db_session
+from portal.notifications.inbox import Notification
+from portal.profiles.models import SecurityProfile
+from portal.reviews.models import Review
+from portal.reviews.workflow import Recommendation, ReviewStatus
+
+TARGET_DAYS = 90
+"""Certification target: within 90 days of receiving the application (6 U.S.C. 964(c))."""
+
+PER_PAGE = 25
+SEARCH_MAX = 100
+
+STATUS_OPEN = "open"
+STATUS_ALL = "all"
+STATUS_CHOICES: dict[str, str] = {STATUS_OPEN: "Open (not decided)",
+                                  **{status.value: status.label for status in ReviewStatus},
+                                  STATUS_ALL: "All"}
+
+ASSIGNED_CHOICES: dict[str, str] = {"": "Anyone or nobody", "me": "Assigned to me", "none": "Unassigned"}
+
+SORT_LABELS: dict[str, str] = {"submitted": "Date submitted", "days_left": "Days left", "company": "Company",
+                               "status": "Status"}
+DEFAULT_SORT = "submitted"
+
+_STATUS_ORDER = {status: index for index, status in enumerate(ReviewStatus)}
+
+
+# -- parameters ------------------------------------------------------------------------------------
+
+
+def parse_page(raw: Any) -> int:
+    """A page number from the query string: anything that is not a positive integer is page 1."""
+    try:
+        page = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return 1
+    return page if page >= 1 else 1
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue shows. Unknown values from the query string fall back to the defaults."""
+
+    status: str = STATUS_OPEN          # "open" (not decided), "all", or a ReviewStatus value
+    business_type: BusinessType | None = None
+    assigned: str = ""                 # "" (anyone), "me", "none"
+    overdue: bool = False
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> QueueFilters:
+        status = str(args.get("status") or STATUS_OPEN)
+        if status not in STATUS_CHOICES:
+            status = STATUS_OPEN
+        try:
+            business_type = BusinessType(args.get("business_type") or "")
+        except ValueError:
+            business_type = None
+        assigned = str(args.get("assigned") or "")
+        if assigned not in ASSIGNED_CHOICES:
+            assigned = ""
+        overdue = str(args.get("overdue") or "").lower() in {"1", "y", "yes", "on", "true"}
+        q = " ".join(str(args.get("q") or "").split())[:SEARCH_MAX]
+        return cls(status=status, business_type=business_type, assigned=assigned, overdue=overdue, q=q)
+
+    def as_args(self) -> dict[str, str]:
+        """The filters that differ from the defaults, as query-string arguments for links."""
+        args: dict[str, str] = {}
+        if self.status != STATUS_OPEN:
+            args["status"] = self.status
+        if self.business_type is not None:
+            args["business_type"] = self.business_type.value
+        if self.assigned:
+            args["assigned"] = self.assigned
+        if self.overdue:
+            args["overdue"] = "1"
+        if self.q:
+            args["q"] = self.q
+        return args
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_args())
+
+
+@dataclass(frozen=True)
+class QueueSort:
+    """The queue's order: oldest submission first unless asked otherwise."""
+
+    key: str = DEFAULT_SORT
+    descending: bool = False
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> QueueSort:
+        key = str(args.get("sort") or DEFAULT_SORT)
+        if key not in SORT_LABELS:
+            key = DEFAULT_SORT
+        return cls(key=key, descending=str(args.get("dir") or "") == "desc")
+
+    def as_args(self) -> dict[str, str]:
+        args: dict[str, str] = {}
+        if self.key != DEFAULT_SORT:
+            args["sort"] = self.key
+        if self.descending:
+            args["dir"] = "desc"
+        return args
+
+    def toggled(self, key: str) -> QueueSort:
+        """The sort a column header links to: the other direction on the current column."""
+        if key == self.key:
+            return QueueSort(key=key, descending=not self.descending)
+        return QueueSort(key=key)
+
+
+# -- the queue page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One review in the queue, flat: everything the table needs without touching the session."""
+
+    review_id: int
+    profile_id: int
+    account_id: int
+    company_id: int
+    company_name: str
+    dba: str | None
+    business_type: BusinessType
+    account_number: str | None
+    country: str | None
+    version: int
+    submitted_at: datetime
+    target_at: datetime
+    days_left: int | None          # None once decided
+    overdue: bool
+    reviewer_id: int | None
+    reviewer_name: str | None
+    status: ReviewStatus
+    recommendation: Recommendation | None
+
+    @property
+    def company_display(self) -> str:
+        return f"{self.company_name} (DBA {self.dba})" if self.dba else self.company_name
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    per_page: int
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.rows)
+
+
+def _hq_country() -> Any:
+    """The company's headquarters country as a correlated subquery (no per-row query)."""
+    return (select(Address.country)
+            .where(Address.company_id == Company.id, Address.kind == AddressKind.HEADQUARTERS)
+            .order_by(Address.id).limit(1)
+            .correlate(Company).scalar_subquery())
+
+
+def _target_start() -> ColumnElement[datetime]:
+    """When the 90-day certification clock started for a review.
+
+    An account never certified (an applicant, also after a return and resubmission) counts from the
+    first submission of its profile; a certified account's later submission counts from its own date.
+    """
+    earlier = aliased(Review)
+    first_submitted = (select(func.min(earlier.submitted_at)).where(earlier.profile_id == Review.profile_id)
+                       .correlate(Review).scalar_subquery())
+    return type_coerce(case((TradeAccount.certified_on.is_(None), first_submitted), else_=Review.submitted_at),
+                       UTCDateTime())
+
+
+def _joined(stmt: Select[Any]) -> Select[Any]:
+    return (stmt.join(SecurityProfile, SecurityProfile.id == Review.profile_id)
+            .join(TradeAccount, TradeAccount.id == SecurityProfile.account_id)
+            .join(Company, Company.id == TradeAccount.company_id))
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search(q: str) -> ColumnElement[bool]:
+    """Legal name or DBA, account number, or any business identifier value (case-insensitive)."""
+    pattern = _like_pattern(q)
+    compact = "".join(ch for ch in q if ch not in " -")
+    identifier_match = BusinessIdentifier.value.ilike(pattern, escape="\\")
+    if compact:
+        # Identifiers keep their standard dashes (IOR 36-4812345); a search typed without them still finds it.
+        identifier_match = or_(identifier_match, func.replace(BusinessIdentifier.value, "-", "")
+                               .ilike(_like_pattern(compact), escape="\\"))
+    return or_(
+        Company.legal_name.ilike(pattern, escape="\\"),
+        Company.dba.ilike(pattern, escape="\\"),
+        TradeAccount.account_number.ilike(pattern, escape="\\"),
+        exists(select(BusinessIdentifier.id).where(BusinessIdentifier.account_id == TradeAccount.id,
+                                                   identifier_match)).correlate(TradeAccount),
+    )
+
+
+def _conditions(filters: QueueFilters, user: User, now: datetime, target_start: Any) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.status == STATUS_OPEN:
+        conditions.append(Review.status != ReviewStatus.DECIDED)
+    elif filters.status != STATUS_ALL:
+        conditions.append(Review.status == ReviewStatus(filters.status))
+    if filters.business_type is not None:
+        conditions.append(TradeAccount.business_type == filters.business_type)
+    if filters.assigned == "me":
+        conditions.append(Review.reviewer_id == user.id)
+    elif filters.assigned == "none":
+        conditions.append(Review.reviewer_id.is_(None))
+    if filters.overdue:
+        conditions.append(and_(Review.status != ReviewStatus.DECIDED, target_start < overdue_cutoff(now)))
+    if filters.q:
+        conditions.append(_search(filters.q))
+    return conditions
+
+
+def _order(sort: QueueSort, target_col: Any) -> list[Any]:
+    key = {
+        "submitted": Review.submitted_at,
+        "days_left": target_col,
+        "company": func.lower(Company.legal_name),
+        "status": case(_STATUS_ORDER, value=Review.status),
+    }[sort.key]
+    direction = (lambda column: column.desc()) if sort.descending else (lambda column: column.asc())
+    order = [direction(key)]
+    if sort.key != "submitted":
+        order.append(Review.submitted_at.asc())
+    order.append(direction(Review.id))
+    return order
+
+
+def days_left(target_at: datetime, now: datetime) -> int:
+    """Calendar days (UTC) from today to the target date: 0 on the day itself, negative once the
+    target date has passed (overdue)."""
+    return (target_at.astimezone(timezone.utc).date() - now.astimezone(timezone.utc).date()).days
+
+
+def overdue_cutoff(now: datetime) -> datetime:
+    """Reviews whose clock started before this instant are past their target date: the target date
+    (start date + 90 days) is before today (UTC)."""
+    today = now.astimezone(timezone.utc).date()
+    return datetime.combine(today - timedelta(days=TARGET_DAYS), time.min, tzinfo=timezone.utc)
+
+
+def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int = PER_PAGE, *, user: User,
+               now: datetime | None = None) -> QueuePage:
+    """One page of the review queue: exactly two statements (COUNT, then the page).
+
+    ``page`` is clamped: below 1 is the first page, beyond the end is the last page.
+    """
+    now = now or clock.utcnow()
+    per_page = max(1, per_page)
+    target_start = _target_start()
+    conditions = _conditions(filters, user, now, target_start)
+    total = db_session.scalar(_joined(select(func.count(Review.id)).select_from(Review)).where(*conditions)) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    if total == 0:
+        return QueuePage(rows=[], total=0, page=1, pages=1, per_page=per_page)
+    target_col = target_start.label("target_start")
+    stmt = (
+        _joined(select(
+            Review.id, Review.profile_id, Review.version_number, Review.status, Review.submitted_at,
+            Review.reviewer_id, Review.recommendation, SecurityProfile.account_id, TradeAccount.company_id,
+            TradeAccount.business_type, TradeAccount.account_number, Company.legal_name, Company.dba,
+            _hq_country().label("country"), User.full_name.label("reviewer_name"), target_col,
+        ).select_from(Review))
+        .outerjoin(User, User.id == Review.reviewer_id)
+        .where(*conditions)
+        .order_by(*_order(sort, target_col))
+        .limit(per_page).offset((page - 1) * per_page)
+    )
+    rows = []
+    for r in db_session.execute(stmt):
+        target_at = r.target_start + timedelta(days=TARGET_DAYS)
+        decided = r.status == ReviewStatus.DECIDED
+        left = None if decided else days_left(target_at, now)
+        rows.append(QueueRow(
+            review_id=r.id, profile_id=r.profile_id, account_id=r.account_id, company_id=r.company_id,
+            company_name=r.legal_name, dba=r.dba, business_type=r.business_type, account_number=r.account_number,
+            country=r.country, version=r.version_number, submitted_at=r.submitted_at, target_at=target_at,
+            days_left=left, overdue=left is not None and left < 0, reviewer_id=r.reviewer_id,
+            reviewer_name=r.reviewer_name, status=r.status, recommendation=r.recommendation,
+        ))
+    return QueuePage(rows=rows, total=total, page=page, pages=pages, per_page=per_page)
+
+
+def page_numbers(page: int, pages: int, around: int = 1) -> list[int | None]:
+    """Page links for the pagination component: first, last and the current page's neighbours;
+    ``None`` marks an ellipsis."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    result: list[int | None] = []
+    for number in shown:
+        if result and number - (result[-1] or 0) > 1:
+            result.append(number - 1 if number - (result[-1] or 0) == 2 else None)
+        result.append(number)
+    return result
+
+
+# -- dashboards ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewerDashboard:
+    my_counts: dict[ReviewStatus, int]
+    my_overdue: QueuePage
+    unassigned: int
+
+
+def reviewer_dashboard(user: User, *, now: datetime | None = None, overdue_limit: int = 20) -> ReviewerDashboard:
+    """My reviews by status, my overdue reviews (most overdue first) and the unassigned open reviews."""
+    now = now or clock.utcnow()
+    counts = dict(db_session.execute(select(Review.status, func.count(Review.id))
+                                     .where(Review.reviewer_id == user.id).group_by(Review.status)).all())
+    my_counts = {status: counts.get(status, 0) for status in ReviewStatus}
+    overdue = queue_page(QueueFilters(assigned="me", overdue=True), QueueSort(key="days_left"), 1,
+                         per_page=overdue_limit, user=user, now=now)
+    unassigned = db_session.scalar(select(func.count(Review.id)).where(
+        Review.reviewer_id.is_(None), Review.status != ReviewStatus.DECIDED)) or 0
+    return ReviewerDashboard(my_counts=my_counts, my_overdue=overdue, unassigned=unassigned)
+
+
+@dataclass(frozen=True)
+class AwaitingApproval:
+    """A recommendation waiting for a supervisor's four-eyes decision."""
+
+    review_id: int
+    company_name: str
+    business_type: BusinessType
+    version: int
+    recommendation: Recommendation | None
+    recommended_at: datetime | None
+    recommended_by_id: int | None
+    recommended_by_name: str | None
+    reviewer_id: int | None
+
+
+def awaiting_approval(limit: int = 100) -> list[AwaitingApproval]:
+    """Recommended reviews, oldest recommendation first."""
+    recommender = aliased(User)
+    stmt = (_joined(select(Review.id, Review.version_number, Review.recommendation, Review.recommended_at,
+                           Review.recommended_by_id, Review.reviewer_id, Company.legal_name,
+                           TradeAccount.business_type, recommender.full_name.label("recommender"))
+                    .select_from(Review))
+            .outerjoin(recommender, recommender.id == Review.recommended_by_id)
+            .where(Review.status == ReviewStatus.RECOMMENDED)
+            .order_by(Review.recommended_at.asc(), Review.id.asc()).limit(limit))
+    return [AwaitingApproval(review_id=r.id, company_name=r.legal_name, business_type=r.business_type,
+                             version=r.version_number, recommendation=r.recommendation,
+                             recommended_at=r.recommended_at, recommended_by_id=r.recommended_by_id,
+                             recommended_by_name=r.recommender, reviewer_id=r.reviewer_id)
+            for r in db_session.execute(stmt)]
+
+
+def _dialect() -> str:
+    return db_session.get_bind().dialect.name
+
+
+def _days_between(later: Any, earlier: Any) -> Any:
+    if _dialect() == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return extract("epoch", later - earlier) / 86400.0
+
+
+@dataclass(frozen=True)
+class CertificationTime:
+    average_days: float | None
+    certifications: int
+
+
+def average_days_to_certification() -> CertificationTime:
+    """Mean days from submission to the supervisor's decision, over reviews decided as certify."""
+    row = db_session.execute(
+        select(func.avg(_days_between(Review.decided_at, Review.submitted_at)), func.count(Review.id))
+        .where(Review.status == ReviewStatus.DECIDED, Review.outcome == Recommendation.CERTIFY,
+               Review.decided_at.is_not(None))).one()
+    average, count = row
+    return CertificationTime(average_days=round(float(average), 1) if average is not None else None,
+                             certifications=count or 0)
+
+
+@dataclass(frozen=True)
+class MonthDecisions:
+    month: date  # first day of the month (UTC)
+    counts: dict[Recommendation, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def label(self) -> str:
+        return self.month.strftime("%b %Y")
+
+    @property
+    def key(self) -> str:
+        return self.month.strftime("%Y-%m")
+
+
+def _month_key(column: Any) -> Any:
+    if _dialect() == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+
+
+def _months_back(today: date, months: int) -> list[date]:
+    result = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        result.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return list(reversed(result))
+
+
+def decisions_per_month(months: int = 12, *, now: datetime | None = None) -> list[MonthDecisions]:
+    """Decided reviews per calendar month (UTC) and outcome, for the last ``months`` months,
+    oldest first, months without decisions included."""
+    now = now or clock.utcnow()
+    calendar = _months_back(now.date(), months)
+    start = datetime(calendar[0].year, calendar[0].month, 1, tzinfo=now.tzinfo)
+    month = _month_key(Review.decided_at).label("month")
+    counts: dict[str, dict[Recommendation, int]] = {}
+    for key, outcome, count in db_session.execute(
+            select(month, Review.outcome, func.count(Review.id))
+            .where(Review.status == ReviewStatus.DECIDED, Review.decided_at >= start, Review.outcome.is_not(None))
+            .group_by(month, Review.outcome)):
+        counts.setdefault(key, {})[outcome] = count
+    return [MonthDecisions(month=first, counts={outcome: counts.get(first.strftime("%Y-%m"), {}).get(outcome, 0)
+                                                for outcome in Recommendation})
+            for first in calendar]
+
+
+# -- the in-app inbox ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    items: list[Notification]
+    total: int
+    unread: int
+    page: int
+    pages: int
+    per_page: int
+
+
+def inbox_page(user_id: int, page: int, per_page: int = PER_PAGE) -> InboxPage:
+    """The user's notifications, newest first, one page at a time."""
+    total, unread = db_session.execute(
+        select(func.count(Notification.id), func.count(case((Notification.read_at.is_(None), 1))))
+        .where(Notification.user_id == user_id)).one()
+    pages = max(1, math.ceil((total or 0) / per_page))
+    page = min(max(1, page), pages)
+    items = list(db_session.scalars(
+        select(Notification).where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)))
+    return InboxPage(items=items, total=total or 0, unread=unread or 0, page=page, pages=pages, per_page=per_page)
+
+
+def own_notification(user_id: int, notification_id: int) -> Notification | None:
+    """The notification if it belongs to the user; someone else's is None (the view answers 404)."""
+    return db_session.scalar(select(Notification).where(Notification.id == notification_id,
+                                                        Notification.user_id == user_id))
+
+
+def mark_read(notification: Notification) -> None:
+    """Mark one notification read (a second time changes nothing). Flushes; the view commits."""
+    if notification.read_at is None:
+        notification.read_at = clock.utcnow()
+        db_session.flush()
+
+
+def mark_all_read(user_id: int) -> int:
+    """Mark every unread notification of the user read; returns how many changed."""
+    result = db_session.execute(update(Notification)
+                                .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                                .values(read_at=clock.utcnow())
+                                .execution_options(synchronize_session=False))
+    return result.rowcount or 0

@@ -1,0 +1,128 @@
+"""The review queue and the reviewer and supervisor dashboards (CBP staff only; trade users get 404),
+and the in-app notifications inbox of every signed-in user."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
+
+from portal.auth.permissions import can_assign_reviews, staff_required
+from portal.db import db_session
+from portal.notifications.inbox import unread_count
+from portal.reviews import queue, services
+from portal.reviews.workflow import Recommendation, ReviewStatus
+from portal.security import is_safe_next
+
+bp = Blueprint("queue", __name__)
+
+
+@bp.route("/reviews")
+@login_required
+@staff_required()
+def index():
+    """Submitted profiles waiting for, or in, review: filters, search, sorting and pages."""
+    filters = queue.QueueFilters.from_args(request.args)
+    sort = queue.QueueSort.from_args(request.args)
+    result = queue.queue_page(filters, sort, queue.parse_page(request.args.get("page")), user=current_user)
+    can_assign = can_assign_reviews(current_user)
+    return render_template(
+        "queue/index.html", result=result, filters=filters, sort=sort,
+        reviewers=list(services.reviewers()) if can_assign else [], can_assign=can_assign,
+        status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
+        sort_labels=queue.SORT_LABELS, page_numbers=queue.page_numbers(result.page, result.pages),
+        target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
+    )
+
+
+@bp.route("/reviews/dashboard")
+@login_required
+@staff_required()
+def dashboard():
+    """The reviewer's own counts and overdue reviews; supervisors also see approvals, the average
+    time to certification and decisions per month."""
+    mine = queue.reviewer_dashboard(current_user)
+    supervisor: dict[str, Any] = {}
+    if can_assign_reviews(current_user):
+        months = queue.decisions_per_month()
+        supervisor = {
+            "awaiting": queue.awaiting_approval(),
+            "certification": queue.average_days_to_certification(),
+            "months": months,
+            "chart": [{"label": m.label, "value": m.total,
+                       "detail": ", ".join(f"{o.label} {m.counts.get(o, 0)}" for o in Recommendation)}
+                      for m in months],
+            "chart_max": max([m.total for m in months] + [1]),
+        }
+    return render_template("queue/dashboard.html", mine=mine, supervisor=supervisor, ReviewStatus=ReviewStatus,
+                           Recommendation=Recommendation, target_days=queue.TARGET_DAYS)
+
+
+# -- notifications ---------------------------------------------------------------------------------
+
+
+def _safe_link(link: str | None) -> str | None:
+    """A notification's link, only when it is a same-site path or an http(s) URL."""
+    if not link:
+        return None
+    if is_safe_next(link):
+        return link
+    return link if urlsplit(link).scheme in {"http", "https"} and urlsplit(link).netloc else None
+
+
+@bp.route("/notifications")
+@login_required
+def notifications():
+    """The signed-in user's notifications, newest first, unread ones marked."""
+    inbox = queue.inbox_page(current_user.id, queue.parse_page(request.args.get("page")))
+    return render_template("notifications/index.html", inbox=inbox, safe_link=_safe_link,
+                           page_numbers=queue.page_numbers(inbox.page, inbox.pages),
+                           current_url=request.full_path.rstrip("?"))
+
+
+def _back() -> Any:
+    target = request.form.get("next")
+    return redirect(target if is_safe_next(target) else url_for("queue.notifications"))
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def mark_read(notification_id: int):
+    """Mark one of your own notifications read; anyone else's answers 404."""
+    notification = queue.own_notification(current_user.id, notification_id)
+    if notification is None:
+        abort(404)
+    queue.mark_read(notification)
+    db_session.commit()
+    flash(f"Marked as read: {notification.title}", "success")
+    return _back()
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def mark_all_read():
+    changed = queue.mark_all_read(current_user.id)
+    db_session.commit()
+    flash(f"{changed} notification{'' if changed == 1 else 's'} marked as read.", "success")
+    return _back()
+
+
+@bp.app_context_processor
+def _notification_helpers() -> dict[str, Any]:
+    """``unread_notifications()`` for the header: the signed-in user's unread count, or None when
+    nobody is signed in or the database cannot answer (an error page must still render)."""
+
+    def unread_notifications() -> int | None:
+        if not getattr(current_user, "is_authenticated", False):
+            return None
+        if "unread_notifications" not in g:
+            try:
+                g.unread_notifications = unread_count(current_user.id)
+            except SQLAlchemyError:
+                g.unread_notifications = None
+        return g.unread_notifications
+
+    return {"unread_notifications": unread_notifications}

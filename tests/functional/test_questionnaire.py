@@ -1,0 +1,223 @@
+"""The guided questionnaire: progress, category pages, plain-POST and autosave saving, resume,
+edit conflicts, bad input, and tenant isolation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event, func, select
+
+from portal.db import db_session
+from portal.profiles.models import Answer
+from tests import factories
+
+
+@pytest.fixture
+def profile_id(app, cast):
+    with app.app_context():
+        return factories.profile_of(cast.account_a).id
+
+
+def _answer(app, profile_id, criterion_id):
+    with app.app_context():
+        return db_session.scalar(select(Answer).where(Answer.profile_id == profile_id,
+                                                      Answer.criterion_id == criterion_id))
+
+
+def _category_form(criteria: dict[str, dict[str, str]], **extra: str) -> dict[str, str]:
+    data: dict[str, str] = dict(extra)
+    for cid, values in criteria.items():
+        key = "c_" + cid.replace(".", "_")
+        for name in ("status", "narrative", "justification", "version"):
+            if name in values:
+                data[f"{key}-{name}"] = values[name]
+    return data
+
+
+def test_overview_shows_progress_per_category_and_overall(app, client, login, cast, profile_id):
+    with app.app_context():
+        profile = factories.profile_of(cast.account_a)
+        factories.answer(profile, "1.1")
+        factories.answer(profile, "1.3", "partially_implemented", "Audit started in March.")
+        factories.answer(profile, "2.1", None, "Draft only, no status yet")
+        db_session.commit()
+    login(cast.email("employee_a"))
+    html = client.get(f"/profiles/{profile_id}").get_data(as_text=True)
+    # Category 1 has 4 criteria for importers: 1.1 and 1.3 complete; 2.1 has no status so it is not answered.
+    assert re.search(r"1\. Security Vision[^<]*</a>.*?<td>2 / 4</td>", html, re.S)
+    assert re.search(r"2\. Risk Assessment[^<]*</a>.*?<td>0 / 4</td>", html, re.S)
+    assert "Criteria answered: 2 of 95" in html
+
+
+def test_save_and_continue_stores_answers_and_moves_to_the_next_category(app, client, login, cast, profile_id):
+    login(cast.email("employee_a"))
+    response = client.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "Signed by the CEO in 2025."},
+         "1.2": {"status": "not_applicable", "justification": "One-person security function."}},
+        **{"continue": "1"}))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/profiles/{profile_id}/categories/2")
+    assert _answer(app, profile_id, "1.1").narrative == "Signed by the CEO in 2025."
+    assert _answer(app, profile_id, "1.2").status.value == "not_applicable"
+    overview = client.get(f"/profiles/{profile_id}").get_data(as_text=True)
+    assert "Resume with category 1" in overview
+
+
+def test_a_narrative_over_the_limit_is_refused_with_the_count_and_nothing_is_stored(app, client, login, cast,
+                                                                                     profile_id):
+    login(cast.email("employee_a"))
+    response = client.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "x" * 10_001},
+         "1.2": {"status": "implemented", "narrative": "Kept on the page"}}))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "10,001 characters long; the limit is 10,000" in html
+    assert "Kept on the page" in html
+    assert _answer(app, profile_id, "1.1") is None and _answer(app, profile_id, "1.2") is None
+
+
+@pytest.mark.parametrize("payload", [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "javascript:alert(1)//<a href=x>",
+    "{{ 7*7 }}<iframe src=//evil>",
+])
+def test_html_in_narratives_is_shown_escaped(app, client, login, cast, profile_id, payload):
+    with app.app_context():
+        factories.answer(factories.profile_of(cast.account_a), "1.1", narrative=payload)
+        db_session.commit()
+    login(cast.email("employee_a"))
+    html = client.get(f"/profiles/{profile_id}/categories/1").get_data(as_text=True)
+    assert payload not in html
+    assert "<script>alert" not in html and "<svg/onload" not in html and "<img src=x" not in html
+    assert "&lt;" in html
+    assert "{{ 7*7 }}" not in payload or "49" not in html.split("c_1_1-narrative")[1][:300]
+
+
+def test_autosave_saves_one_answer_and_reports_the_time(app, client, login, cast, profile_id):
+    login(cast.email("consultant_a"))
+    response = client.post(f"/profiles/{profile_id}/criteria/4.1/autosave",
+                           data={"status": "implemented", "narrative": "Written IT security policy v3.", "version": ""})
+    assert response.status_code == 200
+    assert response.json["ok"] is True and response.json["version"] == 1
+    saved = _answer(app, profile_id, "4.1")
+    assert saved.narrative == "Written IT security policy v3."
+    assert saved.updated_by_id == cast.users["consultant_a"].id
+
+
+def test_autosave_of_a_crafted_or_inapplicable_criterion_is_404(app, client, login, cast, profile_id):
+    login(cast.email("employee_a"))
+    for criterion_id in ("99.9", "3.8", "6.4", "1.1;drop", "../1.1"):
+        response = client.post(f"/profiles/{profile_id}/criteria/{criterion_id}/autosave",
+                               data={"status": "implemented", "narrative": "x"})
+        assert response.status_code == 404, criterion_id
+    with app.app_context():
+        assert db_session.scalar(select(func.count()).select_from(Answer)) == 0
+
+
+def test_two_clients_editing_the_same_answer_get_a_conflict_not_a_silent_overwrite(app, cast, profile_id, login):
+    first, second = app.test_client(), app.test_client()
+    login(cast.email("officer_a"), test_client=first)
+    login(cast.email("employee_a"), test_client=second)
+    with app.app_context():
+        factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="Original text")
+        db_session.commit()
+    # Both opened the page at version 1.
+    assert first.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "Officer's text", "version": "1"}})).status_code == 302
+    response = second.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "Employee's text", "version": "1"},
+         "1.2": {"status": "implemented", "narrative": "Unrelated answer"}}))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Officer&#39;s text" in html and "Employee&#39;s text" in html
+    assert _answer(app, profile_id, "1.1").narrative == "Officer's text"
+    # The employee's other answer was saved; nothing they typed is lost.
+    assert _answer(app, profile_id, "1.2").narrative == "Unrelated answer"
+    # Saving again from the conflict page (which carries the new version) overwrites deliberately.
+    version = re.search(r'name="c_1_1-version"[^>]*value="(\d+)"', html) or re.search(
+        r'value="(\d+)"[^>]*name="c_1_1-version"', html)
+    assert version and version.group(1) == "2"
+    assert second.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "Employee's text", "version": "2"},
+         "1.2": {"status": "implemented", "narrative": "Unrelated answer", "version": "1"}})).status_code == 302
+    assert _answer(app, profile_id, "1.1").narrative == "Employee's text"
+
+
+def test_autosave_conflict_returns_both_texts(app, client, login, cast, profile_id):
+    with app.app_context():
+        factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="Theirs")
+        db_session.commit()
+    login(cast.email("employee_a"))
+    response = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
+                           data={"status": "implemented", "narrative": "Mine", "version": ""})
+    assert response.status_code == 409
+    assert response.json["theirs"] == "Theirs" and response.json["mine"] == "Mine"
+    assert _answer(app, profile_id, "1.1").narrative == "Theirs"
+
+
+def test_other_companies_and_read_only_users_cannot_edit(app, client, login, cast, profile_id):
+    login(cast.email("officer_b"))
+    assert client.get(f"/profiles/{profile_id}").status_code == 404
+    assert client.get(f"/profiles/{profile_id}/categories/1").status_code == 404
+    assert client.post(f"/profiles/{profile_id}/criteria/1.1/autosave", data={"narrative": "x"}).status_code == 404
+    reader = app.test_client()
+    login(cast.email("readonly_a"), test_client=reader)
+    page = reader.get(f"/profiles/{profile_id}/categories/1")
+    assert page.status_code == 200 and "data-autosave-url" not in page.get_data(as_text=True)
+    assert reader.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "x"}})).status_code == 403
+    assert reader.post(f"/profiles/{profile_id}/criteria/1.1/autosave", data={"narrative": "x"}).status_code == 403
+    assert _answer(app, profile_id, "1.1") is None
+
+
+def test_unknown_category_is_404(client, login, cast, profile_id):
+    login(cast.email("employee_a"))
+    assert client.get(f"/profiles/{profile_id}/categories/13").status_code == 404
+    assert client.get(f"/profiles/{profile_id}/categories/0").status_code == 404
+
+
+def _count_statements(app, fn):
+    engine = app.extensions["db_engine"]
+    statements = []
+
+    def before(conn, cursor, statement, *args):  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return len(statements)
+
+
+def test_category_page_statement_count_does_not_grow_with_the_number_of_criteria(app, client, login, cast,
+                                                                                profile_id, monkeypatch):
+    """The same number of SQL statements for a category of 5 criteria and one of 60."""
+    from dataclasses import replace
+
+    from portal.catalog import get_catalog
+    from portal.catalog.schema import Catalog
+    from portal.profiles import services
+
+    base = get_catalog()
+    template = base.criterion("1.1")
+    criteria = [replace(template, id=f"1.{n}", title=f"Synthetic {n}", category=1) for n in range(1, 6)]
+    criteria += [replace(template, id=f"2.{n}", title=f"Synthetic {n}", category=2) for n in range(1, 61)]
+    synthetic = Catalog(id=base.id, title=base.title, effective_date=base.effective_date,
+                        answer_scale=base.answer_scale, focus_areas=base.focus_areas,
+                        categories=tuple(c for c in base.categories if c.number in (1, 2)), criteria=tuple(criteria))
+    monkeypatch.setattr(services, "get_catalog", lambda catalog_id=None: synthetic)
+    with app.app_context():
+        profile = factories.profile_of(cast.account_a)
+        for criterion in criteria:
+            factories.answer(profile, criterion.id, narrative=f"Answer {criterion.id}")
+        db_session.commit()
+    login(cast.email("employee_a"))
+    small = _count_statements(app, lambda: client.get(f"/profiles/{profile_id}/categories/1"))
+    large = _count_statements(app, lambda: client.get(f"/profiles/{profile_id}/categories/2"))
+    assert client.get(f"/profiles/{profile_id}/categories/2").get_data(as_text=True).count("Synthetic") >= 60
+    assert small == large, f"5 criteria: {small} statements, 60 criteria: {large}"
