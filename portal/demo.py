@@ -28,6 +28,7 @@ DEMO_USERS: list[tuple[str, str, str]] = [
     ("employee@acme-imports.example", "Evan Employee", "employee, Acme Imports"),
     ("officer@maquila-mx.example", "Mariana Ortega", "officer, Maquiladora del Norte"),
     ("officer@swift-haul.example", "Sebastian Hale", "officer, Swift Haul"),
+    ("officer@northwind-exports.example", "Nora West", "officer, Northwind Exports"),
 ]
 
 
@@ -42,7 +43,7 @@ def _user(email: str, name: str, staff_role: StaffRole | None = None) -> User:
 
 
 def _complete_application(company, business_type: BusinessType, officer: User,
-                          identifiers: list[tuple[IdentifierKind, str]], **kwargs) -> None:  # noqa: ANN001
+                          identifiers: list[tuple[IdentifierKind, str]], **kwargs):  # noqa: ANN001, ANN202
     account = applications.open_account(company, business_type, by=officer, **kwargs)
     answers = {q.key: not q.knock_out_answer for q in eligibility.questions_for(business_type)}
     applications.save_eligibility(account, answers, by=officer)
@@ -50,6 +51,7 @@ def _complete_application(company, business_type: BusinessType, officer: User,
         applications.add_identifier(account, kind, value, by=officer)
     applications.finish_identifiers(account, by=officer)
     applications.sign_agreement(account, officer.full_name, by=officer, ip_address="127.0.0.1")
+    return account
 
 
 def load_demo_data() -> bool:
@@ -63,7 +65,8 @@ def load_demo_data() -> bool:
 
     acme_officer = users["officer@acme-imports.example"]
     acme = services.create_company(
-        services.CompanyData(legal_name="Acme Imports, Inc.", dba="Acme Imports", ownership_type=OwnershipType.CORPORATION,
+        services.CompanyData(legal_name="Acme Imports, Inc.", dba="Acme Imports",
+                             ownership_type=OwnershipType.CORPORATION,
                              phone="+1 312 555 0100", business_start_date=date(1998, 4, 1),
                              website="https://acme-imports.example", employee_count=240,
                              history="Imports housewares and small appliances from Mexico, Guatemala, Colombia and "
@@ -81,7 +84,7 @@ def load_demo_data() -> bool:
         visitable=True), by=acme_officer)
     db_session.add(Membership(user_id=users["employee@acme-imports.example"].id, company_id=acme.id,
                               role=CompanyRole.EMPLOYEE))
-    _complete_application(acme, BusinessType.IMPORTER, acme_officer,
+    acme_account = _complete_application(acme, BusinessType.IMPORTER, acme_officer,
                           [(IdentifierKind.IOR, "36-4812345"), (IdentifierKind.BOND, "987654321")])
 
     maquila_officer = users["officer@maquila-mx.example"]
@@ -95,7 +98,7 @@ def load_demo_data() -> bool:
                              timezone="America/Monterrey", visitable=True),
         by=maquila_officer,
     )
-    _complete_application(maquila, BusinessType.FOREIGN_MANUFACTURER, maquila_officer,
+    maquila_account = _complete_application(maquila, BusinessType.FOREIGN_MANUFACTURER, maquila_officer,
                           [(IdentifierKind.MID, "MXMAQNOR12APO"), (IdentifierKind.RFC, "MNO050912AB3")])
 
     swift_officer = users["officer@swift-haul.example"]
@@ -107,8 +110,27 @@ def load_demo_data() -> bool:
                              postal_code="78045", country="US", timezone="America/Chicago", visitable=True),
         by=swift_officer,
     )
-    _complete_application(swift, BusinessType.HIGHWAY_CARRIER, swift_officer,
+    swift_account = _complete_application(swift, BusinessType.HIGHWAY_CARRIER, swift_officer,
                           [(IdentifierKind.SCAC, "SWHL"), (IdentifierKind.DOT, "2345678")],
                           highway_border=HighwayBorder.MEXICO)
+
+    northwind_officer = users["officer@northwind-exports.example"]
+    northwind = services.create_company(
+        services.CompanyData(legal_name="Northwind Exports LLC", dba="Northwind Exports",
+                             ownership_type=OwnershipType.LLC, phone="+1 206 555 0400",
+                             business_start_date=date(2009, 6, 1), employee_count=75,
+                             history="Exports machine parts from Seattle to Japan and Korea."),
+        services.AddressData(kind=AddressKind.HEADQUARTERS, line1="2200 Alaskan Way", city="Seattle", region="WA",
+                             postal_code="98121", country="US", timezone="America/Los_Angeles", visitable=True),
+        by=northwind_officer,
+    )
+    northwind_account = _complete_application(northwind, BusinessType.EXPORTER, northwind_officer,
+                                              [(IdentifierKind.EIN, "91-1234567")])
+    db_session.flush()
+
+    from portal.demo_profiles import load_profile_demo
+
+    load_profile_demo(users, {"acme": acme_account, "maquila": maquila_account, "swift": swift_account,
+                              "northwind": northwind_account})
     db_session.flush()
     return True

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import url_for
-
 from portal import audit
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole, StaffRole
@@ -25,6 +23,7 @@ from portal.reviews.models import Review
 from portal.reviews.scoring import open_must_gaps
 from portal.reviews.services import criteria_in_version, ratings_of
 from portal.reviews.workflow import Recommendation, ReviewAction, ReviewStatus, next_review_status
+from portal.urls import external_url
 
 SUMMARY_MAX = 4_000
 TIERED_TYPES = {BusinessType.IMPORTER, BusinessType.EXPORTER}
@@ -108,7 +107,7 @@ def send_back(review: Review, reason: str, *, by: User) -> None:
     if review.reviewer is not None:
         notify(review.reviewer, "A recommendation was sent back to you",
                f"{by.full_name} sent back your recommendation on {review.profile.account.company.legal_name}: "
-               f"{reason.strip()}", url_for("reviews.review", review_id=review.id, _external=True), email=False)
+               f"{reason.strip()}", external_url("reviews.review", review_id=review.id), email=False)
 
 
 def decide(review: Review, *, by: User, override: Recommendation | None = None, reason: str = "") -> Recommendation:
@@ -173,7 +172,7 @@ def apply_outcome(review: Review, outcome: Recommendation, *, by: User) -> None:
         title = "Your CTPAT application was denied"
         body = (f"CBP determined that {account.company.legal_name} is not eligible for CTPAT as "
                 f"{account.business_type.label}. Reason: {reason}")
-    link = url_for("reviews.outcome", profile_id=profile.id, _external=True)
+    link = external_url("reviews.outcome", profile_id=profile.id)
     for membership in account.company.memberships:
         if membership.role == CompanyRole.OFFICER:
             notify(membership.user, title, body, link)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, extract, func, or_, select, type_coerce, update
@@ -270,14 +270,14 @@ def _order(sort: QueueSort, target_col: Any) -> list[Any]:
 def days_left(target_at: datetime, now: datetime) -> int:
     """Calendar days (UTC) from today to the target date: 0 on the day itself, negative once the
     target date has passed (overdue)."""
-    return (target_at.astimezone(timezone.utc).date() - now.astimezone(timezone.utc).date()).days
+    return (target_at.astimezone(UTC).date() - now.astimezone(UTC).date()).days
 
 
 def overdue_cutoff(now: datetime) -> datetime:
     """Reviews whose clock started before this instant are past their target date: the target date
     (start date + 90 days) is before today (UTC)."""
-    today = now.astimezone(timezone.utc).date()
-    return datetime.combine(today - timedelta(days=TARGET_DAYS), time.min, tzinfo=timezone.utc)
+    today = now.astimezone(UTC).date()
+    return datetime.combine(today - timedelta(days=TARGET_DAYS), time.min, tzinfo=UTC)
 
 
 def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int = PER_PAGE, *, user: User,
@@ -293,8 +293,6 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
     total = db_session.scalar(_joined(select(func.count(Review.id)).select_from(Review)).where(*conditions)) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    if total == 0:
-        return QueuePage(rows=[], total=0, page=1, pages=1, per_page=per_page)
     target_col = target_start.label("target_start")
     stmt = (
         _joined(select(

@@ -78,6 +78,7 @@ def _safe_link(link: str | None) -> str | None:
 def notifications():
     """The signed-in user's notifications, newest first, unread ones marked."""
     inbox = queue.inbox_page(current_user.id, queue.parse_page(request.args.get("page")))
+    g.unread_notifications = inbox.unread  # the header shows the same count without asking again
     return render_template("notifications/index.html", inbox=inbox, safe_link=_safe_link,
                            page_numbers=queue.page_numbers(inbox.page, inbox.pages),
                            current_url=request.full_path.rstrip("?"))

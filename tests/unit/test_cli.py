@@ -42,10 +42,20 @@ def test_demo_data_is_idempotent_and_completes_the_applications(app):
     second = runner.invoke(args=["demo-data"])
     assert "already present" in second.output
     with app.app_context():
-        assert db_session.scalar(select(func.count()).select_from(User)) == 8
-        assert db_session.scalar(select(func.count()).select_from(Company)) == 3
+        assert db_session.scalar(select(func.count()).select_from(User)) == 9
+        assert db_session.scalar(select(func.count()).select_from(Company)) == 4
         steps = db_session.scalars(select(TradeAccount.application_step)).all()
         assert steps and all(step == ApplicationStep.COMPLETE for step in steps)
+        # Profiles in every stage: drafting, in review, awaiting approval, certified.
+        from portal.profiles.models import SecurityProfile
+        from portal.reviews.models import Review
+
+        assert sorted(s.value for s in db_session.scalars(select(SecurityProfile.status))) == [
+            "approved", "draft", "in_review", "in_review"]
+        assert sorted(s.value for s in db_session.scalars(select(Review.status))) == [
+            "decided", "in_progress", "recommended"]
+        assert db_session.scalar(select(func.count()).select_from(TradeAccount).where(
+            TradeAccount.status == "certified")) == 1
 
 
 def test_demo_data_refused_in_production(app):
