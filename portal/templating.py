@@ -35,6 +35,12 @@ def _account_profile(account: Any) -> Any:
     return profile_for_account(account)
 
 
+def _profile_review(profile: Any) -> Any:
+    from portal.reviews.queries import current_review
+
+    return current_review(profile)
+
+
 def init_app(app: Flask) -> None:
     """Register helpers used by every template."""
     app.jinja_env.globals.update(TEMPLATE_PREDICATES)
@@ -46,6 +52,7 @@ def init_app(app: Flask) -> None:
         ApplicationStep=ApplicationStep,
     )
     app.jinja_env.globals["account_profile"] = _account_profile
+    app.jinja_env.globals["profile_review"] = _profile_review
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.add_extension("jinja2.ext.do")

@@ -63,7 +63,7 @@ def assign(review: Review, reviewer: User, *, by: User) -> None:
     if review.status == ReviewStatus.DECIDED:
         raise DomainError("This review is already decided.")
     previous = review.reviewer.email if review.reviewer else "nobody"
-    review.reviewer_id = reviewer.id
+    review.reviewer = reviewer
     review.assigned_at = utcnow()
     audit.record("review.assigned", actor=by, company_id=_company_id(review), obj=review,
                  summary=f"{previous} -> {reviewer.email}")

@@ -6,6 +6,7 @@
   free port in a background thread, with CSRF protection ON so the real forms are exercised.
 - ``page`` (per test): a new browser context and page that records console messages; any message
   about the Content Security Policy fails the test.
+- ``new_page()`` (per test): a factory of further such pages, each in its own context (one per user).
 - ``assert_accessible(page, label)``: runs axe-core (WCAG 2.0/2.1 A and AA) and asserts 0 violations.
 """
 
@@ -118,8 +119,8 @@ def _check_csp(page: Any) -> None:
                     pytrace=False)
 
 
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+def _open_page(browser: Any, live_server: LiveServer) -> Any:
+    """A page in a new browser context (its own cookies), recording its console messages."""
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     context.set_default_timeout(10_000)
     new_page = context.new_page()
@@ -127,12 +128,44 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     _CONSOLE[id(new_page)] = log
     new_page.on("console", lambda message: log.messages.append(f"[{message.type}] {message.text}"))
     new_page.on("pageerror", lambda error: log.messages.append(f"[pageerror] {error}"))
+    return new_page
+
+
+def _close_page(new_page: Any) -> None:
+    _CONSOLE.pop(id(new_page), None)
+    new_page.context.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    new_page = _open_page(browser, live_server)
     try:
         yield new_page
         _check_csp(new_page)
     finally:
-        _CONSOLE.pop(id(new_page), None)
-        context.close()
+        _close_page(new_page)
+
+
+@pytest.fixture
+def new_page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A factory of further checked pages, each in its own browser context, for a second user.
+
+    Signing the same user in again rotates their session token, so every user needs a context of
+    their own. Each page fails the test on a CSP console message, like ``page``.
+    """
+    opened: list[Any] = []
+
+    def open_page() -> Any:
+        opened.append(_open_page(browser, live_server))
+        return opened[-1]
+
+    try:
+        yield open_page
+        for each in opened:
+            _check_csp(each)
+    finally:
+        for each in opened:
+            _close_page(each)
 
 
 def _axe_source() -> str:

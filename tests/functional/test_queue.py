@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +28,6 @@ from portal.reviews.models import Review
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from tests import factories
 
-UTC = timezone.utc
 _numbers = itertools.count(1)
 
 
