@@ -13,6 +13,9 @@ run: setup db demo
 	@$(FLASK) demo-data | tail -n +2
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# Two workers on this two-core class of machine; each gets its own database.
+PYTEST_ARGS ?= -n 2
+
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

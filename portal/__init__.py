@@ -62,9 +62,13 @@ def register_blueprints(app: Flask) -> None:
     from portal.profiles.submission_routes import bp as submissions_bp
     from portal.reviews.queue_routes import bp as queue_bp
     from portal.reviews.routes import bp as reviews_bp
+    from portal.exports.routes import bp as exports_bp
+    from portal.partners.routes import bp as partners_bp
+    from portal.validations.routes import bp as validations_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, accounts_bp, admin_bp, catalog_bp, profiles_bp,
-                      submissions_bp, evidence_bp, action_plans_bp, queue_bp, reviews_bp):
+                      submissions_bp, evidence_bp, action_plans_bp, queue_bp, reviews_bp, validations_bp, exports_bp,
+                      partners_bp):
         app.register_blueprint(blueprint)
 
 

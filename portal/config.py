@@ -42,6 +42,17 @@ class Config:
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
     MAX_FORM_PARTS = 1000
     EVIDENCE_DIR = os.environ.get("EVIDENCE_DIR", str(INSTANCE_DIR / "evidence"))
+    # Where evidence bytes live: "local" (EVIDENCE_DIR, one machine) or "s3" (an S3-compatible bucket
+    # shared by every app server; docs/DEPLOY.md). Without S3_ACCESS_KEY boto3 finds credentials itself
+    # (environment, instance profile); S3_ENDPOINT_URL is empty for AWS itself.
+    EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", "local")
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")
+    S3_BUCKET = os.environ.get("S3_BUCKET", "")
+    S3_ACCESS_KEY = os.environ.get("S3_ACCESS_KEY", "")
+    S3_SECRET_KEY = os.environ.get("S3_SECRET_KEY", "")
+    S3_REGION = os.environ.get("S3_REGION", "us-east-1")
+    # Lifetime of a presigned download link, in seconds: long enough to start the download only.
+    S3_PRESIGN_TTL = int(os.environ.get("S3_PRESIGN_TTL", "60"))
 
     # Sessions (DESIGN.md §9).
     SESSION_COOKIE_NAME = "ctpat_session"
@@ -59,6 +70,17 @@ class Config:
     LOCKOUT_DURATION = timedelta(minutes=15)
     PASSWORD_RESET_TTL = timedelta(hours=1)
     INVITATION_TTL = timedelta(days=7)
+
+    # Multi-factor authentication (TOTP, DESIGN.md §9): required for CBP staff, optional for trade users.
+    MFA_REQUIRED_FOR_STAFF = True
+    MFA_ISSUER = "CTPAT Portal"
+    # How long the "password correct, code still to come" state lasts.
+    MFA_PENDING_TTL = timedelta(minutes=5)
+    # Time steps of clock drift accepted either side of now (0 = the current 30-second step only).
+    MFA_TOTP_DRIFT_STEPS = 1
+    # A fresh login (password, plus a code when enrolled) before decisions, exports and role changes;
+    # None turns the check off.
+    REAUTH_MAX_AGE: timedelta | None = timedelta(minutes=15)
 
     # CSRF through Flask-WTF; tokens live as long as the session may.
     WTF_CSRF_ENABLED = True
@@ -102,6 +124,10 @@ class TestConfig(Config):
     # An unroutable SMTP setting, so no test can ever send real mail.
     SMTP_HOST = ""
     SERVER_NAME = None
+    # Existing tests sign staff in with a password alone and act without re-authenticating;
+    # tests of MFA and re-authentication turn these on.
+    MFA_REQUIRED_FOR_STAFF = False
+    REAUTH_MAX_AGE = None
 
 
 def check_production_settings(config: dict[str, Any]) -> None:

@@ -13,3 +13,5 @@ def import_all_models() -> None:
     import portal.action_plans.models  # noqa: F401
     import portal.notifications.inbox  # noqa: F401
     import portal.reviews.models  # noqa: F401
+    import portal.validations.models  # noqa: F401
+    import portal.partners.models  # noqa: F401

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g
+from flask import Flask, Response, g, request
+from werkzeug.security import safe_join
 
 from portal.auth.permissions import TEMPLATE_PREDICATES
 from portal.auth.roles import CompanyRole, StaffRole
@@ -14,6 +17,14 @@ from portal.companies.business_types import BusinessType
 from portal.companies.workflow import AccountStatus, ApplicationStep
 
 DISPLAY_TZ = ZoneInfo("America/New_York")
+
+# Static files: a URL carrying the file's content hash (``?v=``) never changes meaning, so browsers and
+# proxies may keep it for a year without asking again; a URL without it (or with a stale hash, or one
+# that CSS references relatively, such as USWDS fonts) is cached briefly and revalidated by ETag.
+STATIC_VERSION_ARG = "v"
+STATIC_IMMUTABLE = "public, max-age=31536000, immutable"
+STATIC_SHORT_MAX_AGE = 300
+_FINGERPRINT_LENGTH = 16
 
 
 def format_datetime(value: datetime | None, fmt: str = "%b %d, %Y %H:%M %Z") -> str:
@@ -41,6 +52,57 @@ def _profile_review(profile: Any) -> Any:
     return current_review(profile)
 
 
+def static_fingerprint(app: Flask, filename: str) -> str | None:
+    """The first hex digits of the SHA-256 of a file in the static folder; None when there is no
+    such file (or the name would leave the folder).
+
+    Computed once per file and kept for the life of the process (a deploy restarts it); in debug
+    mode a changed modification time or size computes it again, so edits show up at once.
+    """
+    if not app.static_folder:
+        return None
+    cache: dict[str, tuple[int, int, str | None]] = app.extensions.setdefault("static_fingerprints", {})
+    cached = cache.get(filename)
+    if cached is not None and not app.debug:
+        return cached[2]
+    path = safe_join(app.static_folder, filename)
+    if path is None or not os.path.isfile(path):
+        cache[filename] = (0, 0, None)
+        return None
+    info = os.stat(path)
+    if cached is not None and cached[:2] == (info.st_mtime_ns, info.st_size):
+        return cached[2]
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:_FINGERPRINT_LENGTH]
+    cache[filename] = (info.st_mtime_ns, info.st_size, digest)
+    return digest
+
+
+def _init_static_assets(app: Flask) -> None:
+    """Fingerprinted ``static`` URLs and the cache lifetimes that go with them."""
+
+    @app.url_defaults
+    def _fingerprint_static(endpoint: str, values: dict[str, Any]) -> None:
+        if endpoint != "static" or STATIC_VERSION_ARG in values or "filename" not in values:
+            return
+        version = static_fingerprint(app, values["filename"])
+        if version:
+            values[STATIC_VERSION_ARG] = version
+
+    @app.after_request
+    def _static_cache_control(response: Response) -> Response:
+        if request.endpoint != "static" or response.status_code not in (200, 304):
+            return response
+        filename = (request.view_args or {}).get("filename", "")
+        requested = request.args.get(STATIC_VERSION_ARG)
+        if requested and requested == static_fingerprint(app, filename):
+            response.headers["Cache-Control"] = STATIC_IMMUTABLE
+        else:
+            response.headers["Cache-Control"] = f"public, max-age={STATIC_SHORT_MAX_AGE}"
+        response.headers.pop("Expires", None)
+        return response
+
+
 def init_app(app: Flask) -> None:
     """Register helpers used by every template."""
     app.jinja_env.globals.update(TEMPLATE_PREDICATES)
@@ -58,6 +120,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    _init_static_assets(app)
 
     @app.context_processor
     def _context() -> dict[str, Any]:

@@ -21,13 +21,13 @@ from tests.conftest import PG_URL
 
 
 @pytest.fixture
-def empty_database(tmp_path: Path):
-    """A brand-new empty database of the kind under test."""
+def empty_database(tmp_path: Path, worker_id: str):
+    """A brand-new empty database of the kind under test (one per xdist worker)."""
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'migrated.db'}"
         return
     url = make_url(PG_URL)
-    name = f"{url.database}_migrations"
+    name = f"{url.database}_migrations_{worker_id}"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

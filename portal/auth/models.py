@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.auth.roles import CompanyRole, StaffRole
@@ -44,6 +44,13 @@ class User(Base):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     first_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP (portal/auth/mfa.py): the base32 seed, set when enrolment starts and confirmed by
+    # ``mfa_enrolled_at``; the last accepted 30-second time step, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    mfa_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Whether in-app notifications are also sent by e-mail (account e-mails such as resets always are).
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", foreign_keys="Membership.user_id"
@@ -73,6 +80,11 @@ class User(Base):
     @property
     def is_supervisor(self) -> bool:
         return self.staff_role in {StaffRole.SUPERVISOR, StaffRole.ADMIN}
+
+    @property
+    def mfa_enrolled(self) -> bool:
+        """Whether the user confirmed a TOTP authenticator (a code is asked at every sign-in)."""
+        return self.mfa_enrolled_at is not None and self.totp_secret is not None
 
     def membership_for(self, company_id: int) -> Membership | None:
         for membership in self.memberships:
@@ -145,3 +157,19 @@ class PasswordResetToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(Base):
+    """One single-use MFA recovery code; only its SHA-256 is stored.
+
+    A code carries 80 random bits, so a fast unsalted hash is enough (as for reset tokens): nobody can
+    enumerate 2**80 candidates, and the lookup by hash needs no per-code argon2 verification.
+    """
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -85,8 +85,12 @@ def create_staff_user(email: str, full_name: str, role: StaffRole, password: str
     return user
 
 
-# Audit events after which earlier failed sign-ins no longer count towards a lockout.
-FAILURE_RESETS = ("auth.login", "auth.lockout", "auth.password_reset")
+# Audit events that count towards a lockout: a wrong password at sign-in or re-authentication, and a
+# wrong second factor (so an attacker who knows the password cannot guess codes without limit).
+FAILURE_ACTIONS = ("auth.login_failed", "auth.reauth_failed", "mfa.failed")
+# Audit events after which earlier failures no longer count. The password step of a sign-in with MFA
+# writes none of these: only the complete sign-in (``auth.login``) does.
+FAILURE_RESETS = ("auth.login", "auth.reauth", "auth.lockout", "auth.password_reset", "mfa.reset")
 
 
 def _recent_failures(user: User, now: datetime) -> int:
@@ -99,16 +103,20 @@ def _recent_failures(user: User, now: datetime) -> int:
     return db_session.scalar(
         select(func.count()).select_from(audit.AuditEvent).where(
             *mine,
-            audit.AuditEvent.action == "auth.login_failed",
+            audit.AuditEvent.action.in_(FAILURE_ACTIONS),
             audit.AuditEvent.occurred_at > now - current_app.config["LOCKOUT_WINDOW"],
             audit.AuditEvent.id > func.coalesce(last_reset, 0),
         )
     ) or 0
 
 
-def _register_failure(user: User, now: datetime) -> None:
+def register_failure(user: User, now: datetime | None = None, *, action: str = "auth.login_failed",
+                     summary: str | None = None, actor: User | None = None) -> bool:
+    """Audit a failed attempt (``action`` is one of FAILURE_ACTIONS) and lock the account when the
+    threshold is reached; returns whether the account is now locked."""
     config = current_app.config
-    audit.record("auth.login_failed", obj=user, summary=f"Wrong password for {user.email}")
+    now = now or utcnow()
+    audit.record(action, actor=actor, obj=user, summary=summary or f"Wrong password for {user.email}")
     user.failed_login_count = _recent_failures(user, now)
     if user.failed_login_count == 1 or user.first_failed_login_at is None:
         user.first_failed_login_at = now
@@ -117,13 +125,19 @@ def _register_failure(user: User, now: datetime) -> None:
         user.failed_login_count = 0
         user.first_failed_login_at = None
         audit.record("auth.lockout", obj=user, summary=f"Locked until {user.locked_until.isoformat()}")
+        return True
+    return False
 
 
-def authenticate(email: str, password: str) -> User:
-    """Check credentials, applying the lockout kept in the database (so it holds across processes).
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    return user.locked_until is not None and user.locked_until > (now or utcnow())
 
-    On success the session token rotates (old cookies stop working) and the hash is upgraded if
-    its parameters changed. The caller must commit in both outcomes, so failures are counted.
+
+def check_password(email: str, password: str) -> User:
+    """The first factor: check credentials, applying the lockout kept in the database (so it holds
+    across processes). A success changes nothing yet: the caller asks for a second factor when the
+    user needs one, then calls :func:`complete_login`. The caller must commit in both outcomes, so
+    failures are counted.
 
     :raise LoginFailed: for an unknown e-mail, a wrong password, a locked or disabled account.
     """
@@ -134,23 +148,39 @@ def authenticate(email: str, password: str) -> User:
         verify_password(hash_password("not-a-real-password"), password)
         audit.record("auth.login_failed", summary=f"Unknown e-mail {normalize_email(email)[:254]}")
         raise LoginFailed
-    if user.locked_until is not None and user.locked_until > now:
+    if is_locked(user, now):
         audit.record("auth.login_locked", obj=user, summary="Sign-in attempted while locked")
         raise LoginFailed
     if not verify_password(user.password_hash, password):
-        _register_failure(user, now)
+        register_failure(user, now)
         raise LoginFailed
     if not user.is_active:
         audit.record("auth.login_failed", obj=user, summary="Account disabled")
         raise LoginFailed
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return user
+
+
+def complete_login(user: User, *, summary: str = "") -> None:
+    """Finish a sign-in once every factor is checked: clear the failure count and rotate the session
+    token (old cookies stop working)."""
     user.failed_login_count = 0
     user.first_failed_login_at = None
     user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = utcnow()
     user.session_token = new_token()
-    audit.record("auth.login", actor=user, obj=user)
+    audit.record("auth.login", actor=user, obj=user, summary=summary)
+
+
+def authenticate(email: str, password: str) -> User:
+    """Sign in with a password alone (users who need no second factor): :func:`check_password` and
+    :func:`complete_login` in one step.
+
+    :raise LoginFailed: as :func:`check_password`.
+    """
+    user = check_password(email, password)
+    complete_login(user)
     return user
 
 

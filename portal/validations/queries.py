@@ -1,0 +1,161 @@
+"""Reads for validation pages: loaders that answer 404, the list per account, and the reviewer's
+validation dashboard (validations due within 90 and 30 days or overdue, open validations, upcoming
+visits, missed annual reviews)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import abort
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.auth.models import User
+from portal.companies.models import Company, TradeAccount
+from portal.db import db_session
+from portal.profiles.models import ProfileVersion, SecurityProfile
+from portal.validations import annual
+from portal.validations.calendar import reviewer_visits
+from portal.validations.models import Blackout, Finding, Validation, ValidationSite, Visit
+from portal.validations.permissions import VALIDATABLE
+from portal.validations.services import validation_due
+from portal.validations.workflow import FindingStatus, ValidationStatus
+
+
+def _or_404(row: Any) -> Any:
+    if row is None:
+        abort(404)
+    return row
+
+
+def get_validation_or_404(validation_id: int) -> Validation:
+    return _or_404(db_session.scalar(
+        select(Validation).where(Validation.id == validation_id)
+        .options(selectinload(Validation.sites).selectinload(ValidationSite.address),
+                 selectinload(Validation.visits), selectinload(Validation.findings).selectinload(Finding.responses),
+                 selectinload(Validation.members), selectinload(Validation.events))))
+
+
+def get_site_or_404(validation: Validation, site_id: int) -> ValidationSite:
+    site = db_session.get(ValidationSite, site_id)
+    return _or_404(site if site is not None and site.validation_id == validation.id else None)
+
+
+def get_visit_or_404(visit_id: int) -> Visit:
+    return _or_404(db_session.get(Visit, visit_id))
+
+
+def get_finding_or_404(finding_id: int) -> Finding:
+    return _or_404(db_session.get(Finding, finding_id))
+
+
+def get_blackout_or_404(company: Company, blackout_id: int) -> Blackout:
+    row = db_session.get(Blackout, blackout_id)
+    return _or_404(row if row is not None and row.company_id == company.id else None)
+
+
+def validations_of(account: TradeAccount) -> list[Validation]:
+    return list(db_session.scalars(select(Validation).where(Validation.account_id == account.id)
+                                   .order_by(Validation.id.desc())))
+
+
+def blackouts_of(company: Company) -> list[Blackout]:
+    return list(db_session.scalars(select(Blackout).where(Blackout.company_id == company.id)
+                                   .order_by(Blackout.starts_on)))
+
+
+def staff_choices() -> list[User]:
+    from portal.reviews.services import reviewers
+
+    return list(reviewers())
+
+
+# -- dashboard ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueAccount:
+    account: TradeAccount
+    due_on: date
+    days_left: int
+    validation: Validation | None
+
+    @property
+    def bucket(self) -> str:
+        if self.days_left < 0:
+            return "overdue"
+        return "30" if self.days_left <= 30 else "90"
+
+
+@dataclass(frozen=True)
+class MissedAnnual:
+    account: TradeAccount
+    anniversary_on: date
+    days_late: int
+
+
+@dataclass
+class Dashboard:
+    due: list[DueAccount] = field(default_factory=list)
+    mine: list[Validation] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    missed_annual: list[MissedAnnual] = field(default_factory=list)
+    awaiting_approval: list[Validation] = field(default_factory=list)
+    answers_to_review: list[Finding] = field(default_factory=list)
+
+    def due_in(self, bucket: str) -> list[DueAccount]:
+        return [d for d in self.due if d.bucket == bucket]
+
+
+def _certified_accounts() -> list[TradeAccount]:
+    return list(db_session.scalars(select(TradeAccount).where(TradeAccount.status.in_(VALIDATABLE))
+                                   .options(selectinload(TradeAccount.company)).order_by(TradeAccount.id)))
+
+
+def missed_annual_reviews(accounts: list[TradeAccount], today: date) -> list[MissedAnnual]:
+    """Accounts whose anniversary passed without a submission inside the window (two queries)."""
+    if not accounts:
+        return []
+    profiles = {p.account_id: p.id for p in db_session.scalars(
+        select(SecurityProfile).where(SecurityProfile.account_id.in_([a.id for a in accounts])))}
+    submissions: dict[int, list[tuple[int, datetime]]] = {}
+    for profile_id, number, at in db_session.execute(
+            select(ProfileVersion.profile_id, ProfileVersion.number, ProfileVersion.submitted_at)
+            .where(ProfileVersion.profile_id.in_(list(profiles.values())))):
+        submissions.setdefault(profile_id, []).append((number, at))
+    missed = []
+    for account in accounts:
+        base = annual.certification_base(account)
+        if base is None:
+            continue
+        cycle = annual.cycle_from(annual.anniversary_for(base, today), submissions.get(profiles.get(account.id), []))
+        if cycle.missed(today):
+            missed.append(MissedAnnual(account, cycle.anniversary_on, (today - cycle.anniversary_on).days))
+    return missed
+
+
+def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
+    """Everything the reviewer's validation dashboard shows."""
+    result = Dashboard()
+    accounts = _certified_accounts()
+    open_by_account = {v.account_id: v for v in db_session.scalars(
+        select(Validation).where(Validation.status != ValidationStatus.CLOSED))}
+    for account in accounts:
+        due = validation_due(account)
+        if due is None:
+            continue
+        days_left = (due - today).days
+        if days_left <= horizon_days:
+            result.due.append(DueAccount(account, due, days_left, open_by_account.get(account.id)))
+    result.due.sort(key=lambda d: d.due_on)
+    result.mine = sorted((v for v in open_by_account.values() if user.id in v.team_ids), key=lambda v: v.due_on)
+    now = datetime.combine(today, time.min, tzinfo=UTC)
+    result.visits = reviewer_visits(user, now, now + timedelta(days=60), include_cancelled=False)
+    result.missed_annual = missed_annual_reviews(accounts, today)
+    if user.is_supervisor:
+        result.awaiting_approval = [v for v in open_by_account.values()
+                                    if v.status == ValidationStatus.REPORT_SUBMITTED and user.id not in v.team_ids]
+    result.answers_to_review = [f for v in result.mine for f in v.findings if f.status == FindingStatus.ANSWERED]
+    return result

@@ -1,0 +1,180 @@
+"""Daily reminders (``flask --app wsgi reminders run``, for cron): in-app notifications and outbox
+e-mails for the annual-review window opening, required actions due in 30, 7 and 1 days and overdue,
+visits within 7 days, and reviews nearing the 90-day certification target.
+
+Idempotent: each reminder is keyed by (kind, object, milestone date) in ``reminders_sent``, so a second
+run the same day, or a run the day after a missed one, never sends the same reminder twice. The key
+row is inserted in a savepoint first, so two overlapping runs cannot both send it either.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from portal.auth.models import User
+from portal.auth.roles import CompanyRole, StaffRole
+from portal.clock import utcnow
+from portal.companies.models import TradeAccount
+from portal.db import db_session
+from portal.notifications.inbox import notify
+from portal.profiles.models import SecurityProfile
+from portal.reviews.models import Review
+from portal.reviews.workflow import ReviewStatus
+from portal.validations import annual
+from portal.validations.models import Finding, ReminderSent, Validation, Visit
+from portal.validations.permissions import VALIDATABLE
+from portal.validations.services import company_users, portal_link
+from portal.validations.visits import local_window
+from portal.validations.workflow import PARTNER_SEES_REPORT, FindingKind, FindingStatus, VisitStatus
+
+CERTIFICATION_TARGET_DAYS = 90
+CERTIFICATION_WARNING_DAYS = 14
+VISIT_NOTICE_DAYS = 7
+FINDING_THRESHOLDS = ((1, "finding_due_1"), (7, "finding_due_7"), (30, "finding_due_30"))
+
+
+def _claim(kind: str, object_key: str, on_date: date) -> ReminderSent | None:
+    """Insert the reminder's key; None when it was already sent (now or by a concurrent run)."""
+    if db_session.scalar(select(ReminderSent.id).where(ReminderSent.kind == kind, ReminderSent.object_key == object_key,
+                                                       ReminderSent.on_date == on_date)) is not None:
+        return None
+    row = ReminderSent(kind=kind, object_key=object_key, on_date=on_date, sent_at=utcnow())
+    try:
+        with db_session.begin_nested():
+            db_session.add(row)
+            db_session.flush()
+    except IntegrityError:
+        return None
+    return row
+
+
+def _send(kind: str, object_key: str, on_date: date, users: Iterable[User], title: str, body: str, link: str,
+          counts: Counter[str]) -> None:
+    recipients = {u.id: u for u in users if u.is_active}
+    if not recipients:
+        return
+    row = _claim(kind, object_key, on_date)
+    if row is None:
+        return
+    for user in recipients.values():
+        notify(user, title, body, link)
+    row.recipients = len(recipients)
+    counts[kind] += 1
+
+
+def _annual_windows(today: date, counts: Counter[str]) -> None:
+    accounts = db_session.scalars(select(TradeAccount).where(TradeAccount.status.in_(VALIDATABLE))
+                                  .options(selectinload(TradeAccount.company))).all()
+    for account in accounts:
+        cycle = annual.current_cycle(account, today)
+        if cycle is None or not cycle.is_open(today) or today > cycle.anniversary_on:
+            continue
+        _send("annual_window", f"account:{account.id}", cycle.anniversary_on,
+              company_users(account, (CompanyRole.OFFICER,)),
+              "Your CTPAT annual profile review is open",
+              f"The annual review of the {account.title} security profile is open until the anniversary on "
+              f"{cycle.anniversary_on:%B %d, %Y}. Confirm each criterion unchanged or update it, then attest and "
+              "submit.", portal_link("validations.annual_review", account_id=account.id), counts)
+
+
+def _finding_kind(days_left: int) -> str | None:
+    if days_left < 0:
+        return "finding_overdue"
+    for limit, kind in FINDING_THRESHOLDS:
+        if days_left <= limit:
+            return kind
+    return None
+
+
+def _findings(today: date, counts: Counter[str]) -> None:
+    findings = db_session.scalars(
+        select(Finding).join(Validation, Validation.id == Finding.validation_id)
+        .where(Finding.kind == FindingKind.REQUIRED_ACTION,
+               Finding.status.in_([FindingStatus.OPEN, FindingStatus.REJECTED]),
+               Finding.due_on.is_not(None), Validation.status.in_(list(PARTNER_SEES_REPORT)))
+        .options(selectinload(Finding.validation).selectinload(Validation.account))).all()
+    for finding in findings:
+        assert finding.due_on is not None
+        days_left = (finding.due_on - today).days
+        kind = _finding_kind(days_left)
+        if kind is None:
+            continue
+        account = finding.validation.account
+        when = (f"was due on {finding.due_on:%B %d, %Y}" if days_left < 0
+                else f"is due on {finding.due_on:%B %d, %Y} ({days_left} day{'s' if days_left != 1 else ''} left)")
+        _send(kind, f"finding:{finding.id}", finding.due_on,
+              company_users(account, (CompanyRole.OFFICER, CompanyRole.EMPLOYEE)),
+              "A CTPAT required action is overdue" if days_left < 0 else "A CTPAT required action is due soon",
+              f"The required action on criterion {finding.criterion_id} of {account.title} {when}. Answer it with "
+              "an action plan and evidence.", portal_link("validations.answer_finding", finding_id=finding.id),
+              counts)
+
+
+def _visits(today: date, counts: Counter[str]) -> None:
+    now = utcnow()
+    visits = db_session.scalars(
+        select(Visit).where(Visit.status.in_([VisitStatus.PROPOSED, VisitStatus.COUNTER_PROPOSED,
+                                              VisitStatus.CONFIRMED]),
+                            Visit.starts_at > now, Visit.starts_at <= now + timedelta(days=VISIT_NOTICE_DAYS + 1))
+    ).all()
+    for visit in visits:
+        start_day = visit.starts_at.astimezone(UTC).date()
+        if not 0 <= (start_day - today).days <= VISIT_NOTICE_DAYS:
+            continue
+        validation = visit.validation
+        users = [*validation.team, *company_users(validation.account, (CompanyRole.OFFICER, CompanyRole.EMPLOYEE))]
+        _send("visit_soon", f"visit:{visit.id}", start_day, users, "A CTPAT validation visit is coming up",
+              f"{visit.name}: {local_window(visit)} ({visit.status.label.lower()}) at {visit.site.address.one_line}.",
+              portal_link("validations.show", validation_id=validation.id), counts)
+
+
+def _certification_targets(today: date, counts: Counter[str]) -> None:
+    reviews = db_session.scalars(
+        select(Review).where(Review.status != ReviewStatus.DECIDED)
+        .options(selectinload(Review.profile).selectinload(SecurityProfile.account),
+                 selectinload(Review.reviewer))).all()
+    supervisors: list[User] | None = None
+    for review in reviews:
+        account = review.profile.account
+        start = review.submitted_at
+        if account.certified_on is None:
+            # An applicant's clock runs from the first submission of the profile, as in the review queue.
+            first = db_session.scalar(select(Review.submitted_at).where(Review.profile_id == review.profile_id)
+                                      .order_by(Review.submitted_at).limit(1))
+            start = first or start
+        target = start.astimezone(UTC).date() + timedelta(days=CERTIFICATION_TARGET_DAYS)
+        days_left = (target - today).days
+        if not 0 <= days_left <= CERTIFICATION_WARNING_DAYS:
+            continue
+        if review.reviewer is not None:
+            users = [review.reviewer]
+        else:
+            if supervisors is None:
+                supervisors = list(db_session.scalars(select(User).where(
+                    User.staff_role.in_([StaffRole.SUPERVISOR]), User.is_active.is_(True))))
+            users = supervisors
+        _send("certification_target", f"review:{review.id}", target, users,
+              "A review is nearing its 90-day certification target",
+              f"{account.company.legal_name} ({account.business_type.label}), version {review.version_number}: the "
+              f"certification target is {target:%B %d, %Y} ({days_left} day{'s' if days_left != 1 else ''} left).",
+              portal_link("reviews.review", review_id=review.id), counts)
+
+
+JOBS: tuple[Callable[[date, Counter[str]], None], ...] = (_annual_windows, _findings, _visits,
+                                                            _certification_targets)
+
+
+def run(today: date | None = None) -> Counter[str]:
+    """Send every reminder due today that was not sent yet; returns how many of each kind. The caller
+    commits once."""
+    today = today or utcnow().date()
+    counts: Counter[str] = Counter()
+    for job in JOBS:
+        job(today, counts)
+    return counts
