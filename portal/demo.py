@@ -62,6 +62,10 @@ def load_demo_data() -> bool:
     for email, name, role in DEMO_USERS:
         staff_role = StaffRole(role) if role in {r.value for r in StaffRole} else None
         users[email] = _user(email, name, staff_role)
+        if staff_role is not None:  # MFA is required for staff: a fixed demo seed (`flask users totp EMAIL`)
+            from portal.auth.mfa import enrol_demo_user
+
+            enrol_demo_user(users[email])
 
     acme_officer = users["officer@acme-imports.example"]
     acme = services.create_company(
@@ -129,6 +133,10 @@ def load_demo_data() -> bool:
     db_session.flush()
 
     from portal.demo_profiles import load_profile_demo
+    from portal.partners.demo import load_account_mra_demo, load_partner_demo
+
+    load_partner_demo(acme, acme_account, acme_officer)
+    load_account_mra_demo(maquila_account, maquila_officer)
 
     load_profile_demo(users, {"acme": acme_account, "maquila": maquila_account, "swift": swift_account,
                               "northwind": northwind_account})

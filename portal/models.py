@@ -15,3 +15,4 @@ def import_all_models() -> None:
     import portal.reviews.models  # noqa: F401
     import portal.validations.models  # noqa: F401
     import portal.partners.models  # noqa: F401
+    import portal.exports.models  # noqa: F401

@@ -1,4 +1,4 @@
-"""List exports (review queue, action plans, audit events): one styled table sheet streamed row by
+"""List exports (review queue, action plans, validation findings, audit events): one styled table sheet streamed row by
 row in openpyxl's write-only mode, plus the hidden ``_meta`` sheet saying what was exported and when.
 
 Pure: rows come from any iterable (``portal.exports.queries`` streams them from the database in
@@ -45,6 +45,13 @@ def build_action_plan_export(rows: Iterable[Sequence[Any]], out: str | IO[bytes]
                              heading: str, criteria: Sequence[tuple[str, Any]] = ()) -> int:
     return build_list_workbook(kind="ctpat-action-plans", sheet_title="Action plans", heading=heading,
                                columns=cols.ACTION_PLAN_LIST, rows=rows, out=out, exported_at=exported_at,
+                               criteria=criteria)
+
+
+def build_finding_export(rows: Iterable[Sequence[Any]], out: str | IO[bytes], *, exported_at: datetime,
+                         heading: str, criteria: Sequence[tuple[str, Any]] = ()) -> int:
+    return build_list_workbook(kind="ctpat-validation-findings", sheet_title="Findings", heading=heading,
+                               columns=cols.FINDING_LIST, rows=rows, out=out, exported_at=exported_at,
                                criteria=criteria)
 
 

@@ -45,3 +45,11 @@ def can_export_queue(user: Any) -> bool:
 def can_export_audit(user: Any) -> bool:
     """The audit trail is exported by administrators only."""
     return is_staff(user, StaffRole.ADMIN)
+
+
+def can_export_findings(user: Any, validation: Any) -> bool:
+    """Whoever may read a validation's findings may take them away: CBP staff always, the company's
+    members once the report was sent (the validations package's own rule)."""
+    from portal.validations.permissions import can_view_findings
+
+    return can_view_findings(user, validation)

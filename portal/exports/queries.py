@@ -4,7 +4,7 @@ row iterators for the list exports that stream from the database in batches (fla
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +36,7 @@ from portal.profiles.workflow import ImplementationStatus
 from portal.reviews import queue
 from portal.reviews.models import CriterionRating, Review
 from portal.reviews.scoring import score_profile
+from portal.validations.models import Finding, ValidationSite
 
 BATCH = 500
 
@@ -134,7 +135,8 @@ def profile_workbook_data(profile: SecurityProfile, audience: Audience, *, numbe
                               a.postal_code or "", a.country, a.timezone or "", a.visitable)
                   for a in company.addresses]
     notes = ["Answers and evidence are those of the version shown; action plans are as of the export."]
-    partners, findings, visits = business_partner_rows(account), finding_rows(account), visit_rows(account)
+    partners = business_partner_rows(account)
+    findings, visits = finding_rows(account, audience), visit_rows(account, audience)
     return ProfileWorkbookData(
         profile_id=profile.id, company=company.legal_name, dba=company.dba or "",
         business_type=account.business_type.label, account_number=account.account_number or "",
@@ -154,20 +156,91 @@ def profile_workbook_data(profile: SecurityProfile, audience: Audience, *, numbe
     )
 
 
-# The business-partner register and validations (findings, visits) are separate features; until their
-# models exist these sheets keep their headers and no rows.
-
-
 def business_partner_rows(account: Any) -> list[PartnerRow]:
-    return []
+    """The account's business-partner register with each partner's derived screening status."""
+    from portal.partners.queries import program_names, screened
+
+    programs = program_names()
+    rows = []
+    for partner, result in screened(account.id, today()):
+        program = programs.get(partner.mra_program_id) if partner.mra_program_id is not None else None
+        identifiers = "\n".join(part for part in (
+            f"CTPAT {partner.ctpat_account_number}" if partner.ctpat_account_number else "",
+            f"Certificate {partner.certificate_number}" if partner.certificate_number else "") if part)
+        certification = partner.certification.label
+        if partner.ctpat_status is not None:
+            certification += f" ({partner.ctpat_status.label})"
+        if program is not None:
+            certification += f": {program.display_name}"
+        notes = f"Screening: {result.status.label}. {' '.join(result.reasons)}"
+        if partner.notes:
+            notes += f"\n{partner.notes}"
+        rows.append(PartnerRow(partner.name, partner.role.label, partner.country, identifiers, certification,
+                               partner.last_assessed_on, partner.risk_rating.label if partner.risk_rating else "",
+                               notes))
+    return rows
 
 
-def finding_rows(account: Any) -> list[FindingRow]:
-    return []
+def _validations(account: Any, audience: Audience) -> list[Any]:
+    """The account's validations, newest first; the partner's copy only those whose report was sent
+    (the same rule as the findings pages, ``can_view_findings``)."""
+    from portal.validations.models import Validation
+
+    stmt = (select(Validation).where(Validation.account_id == account.id)
+            .options(selectinload(Validation.findings).selectinload(Finding.responses),
+                     selectinload(Validation.sites).selectinload(ValidationSite.address),
+                     selectinload(Validation.visits), selectinload(Validation.members),
+                     selectinload(Validation.lead))
+            .order_by(Validation.id.desc()))
+    validations = list(db_session.scalars(stmt))
+    return validations if audience == Audience.CBP else [v for v in validations if v.status.visible_to_partner]
 
 
-def visit_rows(account: Any) -> list[VisitRow]:
-    return []
+def finding_rows(account: Any, audience: Audience = Audience.CBP) -> list[FindingRow]:
+    """Findings of the account's validations, newest validation first, with the latest response."""
+    rows = []
+    for validation in _validations(account, audience):
+        for number, finding in enumerate(validation.findings, start=1):
+            response = finding.latest_response
+            answer = ""
+            if response is not None:
+                verdict = {True: "accepted", False: "returned", None: "waiting for CBP"}[response.accepted]
+                answer = f"{response.action_plan} ({verdict})"
+            rows.append(FindingRow(f"V{validation.id}-{number}", finding.criterion_id, finding.kind.label,
+                                   finding.status.label, finding.text, finding.due_on, answer))
+    return rows
+
+
+def visit_rows(account: Any, audience: Audience = Audience.CBP) -> list[VisitRow]:
+    """The sites and visits of the account's current validation (the newest one), in local time."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from portal.validations.workflow import VisitStatus
+
+    validations = _validations(account, Audience.CBP)
+    if not validations:
+        return []
+    validation = validations[0]
+    team = ", ".join(user.full_name for user in validation.team)
+    rows = []
+    for site in validation.sites:
+        address = site.address
+        visits = [v for v in validation.visits if v.site_id == site.id and v.status != VisitStatus.CANCELLED]
+        if site.no_go or not visits:
+            mode = f"{site.mode.label}, no-go" if site.no_go else site.mode.label
+            rows.append(VisitRow(address.name or address.city, address.one_line, None, None, address.timezone or "",
+                                 mode + ("" if site.no_go else ", not scheduled yet"), validation.lead.full_name, team))
+            continue
+        for visit in visits:
+            try:
+                zone = ZoneInfo(visit.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                zone = ZoneInfo("UTC")
+            rows.append(VisitRow(address.name or address.city, address.one_line,
+                                 visit.starts_at.astimezone(zone).replace(tzinfo=None),
+                                 visit.ends_at.astimezone(zone).replace(tzinfo=None), visit.timezone,
+                                 f"{visit.mode.label}, {visit.status.label.lower()}", validation.lead.full_name, team))
+    return rows
 
 
 def questionnaire_data(profile: SecurityProfile, *, exported_by: str, now: datetime | None = None) -> QuestionnaireData:
@@ -231,15 +304,42 @@ def action_plan_rows(profile: SecurityProfile) -> Iterator[list[Any]]:
                          for m in plan.milestones), plan.updated_at]
 
 
-def audit_rows(*, action: str = "", company_id: int | None = None) -> Iterator[list[Any]]:
-    """Audit events, newest first, optionally one action prefix or one company, streamed from the server."""
+def validation_finding_rows(validation: Any) -> Iterator[list[Any]]:
+    """A validation's findings in the order recorded, with the partner's latest answer and CBP's verdict."""
+    profile = db_session.scalar(select(SecurityProfile).where(SecurityProfile.account_id == validation.account_id))
+    catalog = get_catalog(profile.catalog_id) if profile is not None else None
+    stmt = (select(Finding).where(Finding.validation_id == validation.id).options(selectinload(Finding.responses))
+            .order_by(Finding.id).execution_options(yield_per=BATCH))
+    for finding in db_session.scalars(stmt):
+        title = catalog.criterion(finding.criterion_id).title if catalog and catalog.has_criterion(
+            finding.criterion_id) else ""
+        response = finding.latest_response
+        verdict = ""
+        if response is not None:
+            verdict = {True: "Accepted", False: "Returned", None: "Waiting for CBP"}[response.accepted]
+            if response.review_comment:
+                verdict += f": {response.review_comment}"
+        yield [finding.id, finding.criterion_id, title, finding.kind.label, finding.status.label, finding.text,
+               finding.due_on, response.action_plan if response else "", verdict, finding.created_at]
+
+
+def audit_rows(*, action: str = "", company_id: int | None = None, actor: str = "", date_from: date | None = None,
+               date_to: date | None = None) -> Iterator[list[Any]]:
+    """Audit events, newest first, streamed from the server in batches, with the audit viewer's filters:
+    one action (exact), one company, an actor e-mail fragment, and a range of UTC dates (both included)."""
     stmt = select(AuditEvent.id, AuditEvent.occurred_at, AuditEvent.actor_email, AuditEvent.company_id,
                   AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id, AuditEvent.summary,
                   AuditEvent.ip_address, AuditEvent.request_id)
     if action:
-        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+        stmt = stmt.where(AuditEvent.action == action)
     if company_id is not None:
         stmt = stmt.where(AuditEvent.company_id == company_id)
+    if actor:
+        stmt = stmt.where(AuditEvent.actor_email.contains(actor.strip().lower(), autoescape=True))
+    if date_from is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= datetime.combine(date_from, time.min, tzinfo=UTC))
+    if date_to is not None:
+        stmt = stmt.where(AuditEvent.occurred_at < datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC))
     stmt = stmt.order_by(AuditEvent.id.desc()).execution_options(yield_per=BATCH)
     for row in db_session.execute(stmt):
         yield [row.id, row.occurred_at, row.actor_email or "system", row.company_id, row.action, row.object_type,

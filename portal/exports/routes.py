@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -22,6 +22,7 @@ import portal.exports.models  # noqa: F401 - registers ExcelImport with the meta
 from forms.exports import MAX_IMPORT_BYTES, ConfirmImportForm, QuestionnaireUploadForm
 from portal import audit
 from portal.auth.permissions import can_view_profile, ensure, is_staff
+from portal.auth.reauth import require_recent_auth
 from portal.clock import utcnow
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
@@ -35,7 +36,12 @@ from portal.exports.importer import (
     plan_fingerprint,
     read_and_validate,
 )
-from portal.exports.list_exports import build_action_plan_export, build_audit_export, build_queue_export
+from portal.exports.list_exports import (
+    build_action_plan_export,
+    build_audit_export,
+    build_finding_export,
+    build_queue_export,
+)
 from portal.exports.models import ImportStatus
 from portal.exports.profile_workbook import Audience, build_profile_workbook
 from portal.exports.questionnaire import build_questionnaire
@@ -118,6 +124,7 @@ def profile_excel(profile_id: int):
 
 @bp.route("/profiles/<int:profile_id>/visit-workbook.xlsx")
 @login_required
+@require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
 def visit_workbook(profile_id: int) -> Response:
     """The CBP validation copy: ratings, scores and the "Verified on site" and notes columns.
     ``?version=N`` picks a submitted version (default: the latest)."""
@@ -137,6 +144,7 @@ def visit_workbook(profile_id: int) -> Response:
 
 @bp.route("/profiles/<int:profile_id>/profile-workbook.xlsx")
 @login_required
+@require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
 def partner_workbook(profile_id: int) -> Response:
     """The partner's copy of the profile workbook (no CBP-only columns, no scores)."""
     profile = _load_profile(profile_id)
@@ -151,6 +159,7 @@ def partner_workbook(profile_id: int) -> Response:
 
 @bp.route("/profiles/<int:profile_id>/questionnaire.xlsx")
 @login_required
+@require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
 def questionnaire(profile_id: int) -> Response:
     """The offline questionnaire: a row per applicable criterion, answer cells unlocked."""
     profile = _load_profile(profile_id)
@@ -166,6 +175,7 @@ def questionnaire(profile_id: int) -> Response:
 
 @bp.route("/profiles/<int:profile_id>/action-plans.xlsx")
 @login_required
+@require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
 def action_plans(profile_id: int) -> Response:
     """The profile's action plans as a list."""
     profile = _load_profile(profile_id)
@@ -181,8 +191,32 @@ def action_plans(profile_id: int) -> Response:
     return response
 
 
+@bp.route("/validations/<int:validation_id>/findings.xlsx")
+@login_required
+@require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
+def validation_findings(validation_id: int) -> Response:
+    """A validation's findings as a list (CBP staff; the company once the report was sent)."""
+    from portal.validations.permissions import can_view_validation
+    from portal.validations.queries import get_validation_or_404
+
+    validation = get_validation_or_404(validation_id)
+    ensure(can_view_validation(current_user, validation), not_found=True)
+    ensure(permissions.can_export_findings(current_user, validation))
+    account = validation.account
+    now = utcnow()
+    heading = f"Validation findings: {account.company.legal_name}, {account.business_type.label}"
+    name = f"ctpat-findings-{_file_part(account.account_number or str(account.id))}-v{validation.id}-{_stamp(now)}.xlsx"
+    count: list[int] = []
+    response = _send_xlsx(lambda out: count.append(build_finding_export(
+        queries.validation_finding_rows(validation), out, exported_at=now, heading=heading,
+        criteria=[("validation", validation.id)])), name)
+    _audit_export("export.findings", f"{count[0]} findings", company_id=account.company_id, obj=validation)
+    return response
+
+
 @bp.route("/reviews/queue.xlsx")
 @login_required
+@require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
 def queue_export() -> Response:
     """The review queue with the filters and order of the page it was linked from."""
     ensure(permissions.can_export_queue(current_user), not_found=True)
@@ -197,18 +231,31 @@ def queue_export() -> Response:
     return response
 
 
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name) or "")
+    except ValueError:
+        return None
+
+
 @bp.route("/admin/audit-events.xlsx")
 @login_required
 def audit_export() -> Response:
-    """The audit trail (administrators); ``?action=`` keeps one action prefix, ``?company_id=`` one company."""
+    """The audit trail (administrators), with the audit viewer's filters: ``action`` (exact),
+    ``company_id`` (or ``company``), ``actor`` (part of an e-mail), ``date_from``/``date_to`` (UTC)."""
     ensure(permissions.can_export_audit(current_user), not_found=True)
     action = (request.args.get("action") or "").strip()[:64]
-    company_id = request.args.get("company_id", type=int)
+    company_id = request.args.get("company_id", type=int) or request.args.get("company", type=int)
+    actor = (request.args.get("actor") or "").strip().lower()[:254]
+    date_from, date_to = _date_arg("date_from"), _date_arg("date_to")
     now = utcnow()
     count: list[int] = []
+    criteria = [("action", action), ("company_id", company_id), ("actor", actor),
+                ("date_from", date_from.isoformat() if date_from else ""),
+                ("date_to", date_to.isoformat() if date_to else "")]
     response = _send_xlsx(lambda out: count.append(build_audit_export(
-        queries.audit_rows(action=action, company_id=company_id), out, exported_at=now,
-        criteria=[("action", action), ("company_id", company_id)])), f"ctpat-audit-events-{_stamp(now)}.xlsx")
+        queries.audit_rows(action=action, company_id=company_id, actor=actor, date_from=date_from, date_to=date_to),
+        out, exported_at=now, criteria=criteria)), f"ctpat-audit-events-{_stamp(now)}.xlsx")
     _audit_export("export.audit_events", f"{count[0]} events")
     return response
 

@@ -44,7 +44,8 @@ _ADDED_QUOTE = re.compile(r"'+[=+\-@\t\r\n]")
 
 def safe_text(text: str) -> str:
     """The text as it may be written to a cell: never a formula, only XML-legal characters."""
-    cleaned = ILLEGAL_CHARACTERS_RE.sub("", text)
+    # Printable text (the usual case) cannot hold an XML-illegal character; skip the regex scan then.
+    cleaned = text if text.isprintable() else ILLEGAL_CHARACTERS_RE.sub("", text)
     if _NEEDS_QUOTE.match(cleaned):
         # Also quote text that already starts with apostrophes before a trigger, so unquote_text
         # can remove exactly one apostrophe and give back the original.
@@ -67,6 +68,8 @@ def normalize_newlines(text: str) -> str:
 def safe_value(value: Any) -> Any:
     """A cell value: text made safe, enums as their label, aware datetimes as naive UTC (Excel has
     no time zones; headers say "UTC"), None stays empty."""
+    if type(value) is str:  # the common case first: exports are mostly text
+        return safe_text(value)
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, datetime):
@@ -80,7 +83,9 @@ def safe_value(value: Any) -> Any:
 
 # -- styles ----------------------------------------------------------------------------------------
 
-CellKind = Literal["text", "wrap", "date", "datetime", "number", "header", "key", "input", "input_wrap"]
+# "plain" cells carry no style at all (the cheapest to write): short values in sheets whose rows are one
+# line high. "text" and "number" are top-aligned, for short values beside wrapped text in tall rows.
+CellKind = Literal["plain", "text", "wrap", "date", "datetime", "number", "header", "key", "input", "input_wrap"]
 
 _THIN = Side(style="thin", color="A9AEB1")
 _HEADER_FILL = PatternFill("solid", fgColor="1A4480")  # USWDS primary-dark: white text passes WCAG AA
@@ -116,8 +121,10 @@ class ExportWorkbook:
         for style in self.styles.values():
             self.book.add_named_style(style)
 
-    def cell(self, ws: Any, value: Any, kind: CellKind = "text") -> WriteOnlyCell:
-        """A styled, safe cell for ``ws.append``."""
+    def cell(self, ws: Any, value: Any, kind: CellKind = "text") -> Any:
+        """A styled, safe cell for ``ws.append`` (a "plain" one is just the safe value)."""
+        if kind == "plain":
+            return safe_value(value)
         cell = WriteOnlyCell(ws, value=safe_value(value))
         cell.style = self.styles[kind].name
         return cell
@@ -135,7 +142,7 @@ class Column:
 
     header: str
     width: float = 16
-    kind: CellKind = "text"
+    kind: CellKind = "plain"
     choices: tuple[str, ...] = ()      # a drop-down list (data validation) for the column's cells
     cbp_only: bool = False             # left out of the partner's copy of a workbook
 
@@ -219,12 +226,28 @@ class TableSheet:
             protection.formatColumns = False
             protection.formatRows = False
         self.ws.append([wb.cell(self.ws, column.header, "header") for column in self.columns])
+        # One styled cell per column, reused for every row: write-only mode serialises a row as soon as
+        # it is appended, so refilling the same cells is safe and saves building and styling a cell per
+        # value (the styled export stays close to a bare dump in time, security-testing.md §3.3).
+        self._cells = [None if column.kind == "plain" else wb.cell(self.ws, None, column.kind)
+                       for column in self.columns]
+        self._blank = [wb.cell(self.ws, None, column.kind) if column.kind.startswith("input") else None
+                       for column in self.columns]
 
     def append(self, values: Sequence[Any]) -> None:
         if len(values) != len(self.columns):
             raise ValueError(f"{self.ws.title}: {len(values)} values for {len(self.columns)} columns")
-        ws, cell = self.ws, self.wb.cell
-        self.ws.append([cell(ws, value, column.kind) for column, value in zip(self.columns, values, strict=True)])
+        row: list[Any] = []
+        for cell, value, blank in zip(self._cells, values, self._blank, strict=True):
+            if value is None or value == "":
+                # Empty cells are left out (less to write), except the yellow input cells people fill in.
+                row.append(blank)
+            elif cell is None:
+                row.append(safe_value(value))
+            else:
+                cell.value = safe_value(value)
+                row.append(cell)
+        self.ws.append(row)
         self.rows += 1
 
     def extend(self, rows: Iterable[Sequence[Any]]) -> None:

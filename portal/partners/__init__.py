@@ -1,0 +1,1 @@
+"""MRA programs, the business-partner register of each trade account, screening, import and export."""

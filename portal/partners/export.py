@@ -82,10 +82,24 @@ def to_csv(sheet: Sheet) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+def _cell(sheet: Any, value: Any, font: Any = None) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, str):
+        written = WriteOnlyCell(sheet, value=neutralise(value))
+        written.data_type = "s"  # belt and braces: never a formula, whatever the text
+    else:
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, date):
+            written.number_format = "yyyy-mm-dd"
+    if font is not None:
+        written.font = font
+    return written
+
+
 def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
     """A workbook with a bold, frozen header row per sheet; dates as real dates."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -97,21 +111,9 @@ def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
         for index, width in enumerate(spec.widths, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = width
 
-        def cell(value: Any, header: bool = False) -> Any:
-            if isinstance(value, str):
-                written = WriteOnlyCell(sheet, value=neutralise(value))
-                written.data_type = "s"  # belt and braces: never a formula, whatever the text
-            else:
-                written = WriteOnlyCell(sheet, value=value)
-                if isinstance(value, date):
-                    written.number_format = "yyyy-mm-dd"
-            if header:
-                written.font = bold
-            return written
-
-        sheet.append([cell(header, header=True) for header in spec.headers])
+        sheet.append([_cell(sheet, header, bold) for header in spec.headers])
         for row in spec.rows:
-            sheet.append([cell(value) for value in row])
+            sheet.append([_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -123,8 +123,9 @@ def seed_mra_programs(by: Any = None) -> SeedResult:
 
     Programs are matched on ``code``, steps on (status, date), so an admin's later edits stay.
     """
+    # populate_existing: histories already in the session may be stale (sessions keep objects after commit).
     existing = {program.code: program for program in db_session.scalars(
-        select(MraProgram).options(selectinload(MraProgram.changes)))}
+        select(MraProgram).options(selectinload(MraProgram.changes)).execution_options(populate_existing=True))}
     programs_added = steps_added = 0
     for seed in SEED_PROGRAMS:
         program = existing.get(seed.code)

@@ -62,9 +62,12 @@ def timelines() -> dict[int, MraTimeline]:
 
 def program_choices(on: date) -> list[tuple[int, str]]:
     """(id, "Mexico: NEEC / OEA (MRA in force)") for select fields, by partner name."""
-    rows = programs()
-    return [(p.id, f"{p.partner}: {p.program_name} ({status.label if (status := p.status_on(on)) else 'no arrangement yet'})")
-            for p in rows]
+    choices = []
+    for program in programs():
+        status = program.status_on(on)
+        choices.append((program.id, f"{program.partner}: {program.program_name} "
+                                    f"({status.label if status else 'no arrangement yet'})"))
+    return choices
 
 
 def program_words() -> dict[int, list[str]]:

@@ -23,8 +23,9 @@ Endpoints (blueprint ``partners``; CLI group ``mra``):
 - ``partners.account_mra``         GET/POST  ``/accounts/<account_id>/mra-certifications``
 - ``partners.delete_account_mra``  POST      ``/accounts/<account_id>/mra-certifications/<certification_id>/delete``
 
-Another company's account, partner, import or certification answers 404; a visible action the user
-may not take answers 403 (DESIGN.md §5).
+The MRA program views and the account-certification views are in ``mra_views.py`` and registered
+here under the same blueprint. Another company's account, partner, import or certification answers
+404; a visible action the user may not take answers 403 (DESIGN.md §5).
 """
 
 from __future__ import annotations
@@ -37,10 +38,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required
 
 from forms.partners import (
-    AccountMraForm,
     ConfirmForm,
-    MraProgramForm,
-    MraStatusForm,
     PartnerForm,
     PartnerImportForm,
     RegisterFilterForm,
@@ -51,14 +49,12 @@ from portal.companies.countries import COUNTRIES, country_name
 from portal.companies.models import TradeAccount
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
-from portal.partners import export, importer, mra, queries, services
-from portal.partners.enums import DatePrecision, MraStatus, PartnerRole, ScreeningStatus
+from portal.partners import export, importer, mra, mra_views, queries, services
+from portal.partners.enums import PartnerRole, ScreeningStatus
+from portal.partners.mra_views import load_account
 from portal.partners.permissions import (
     TEMPLATE_PREDICATES,
-    can_edit_account_mra,
     can_edit_partners,
-    can_manage_mra_programs,
-    can_view_partners,
     can_view_supply_chain,
 )
 from portal.partners.recognition import certification_standing, sites_covered_by_mra
@@ -67,6 +63,8 @@ from portal.profiles.evidence import company_library
 from portal.profiles.sniffing import safe_display_name
 
 bp = Blueprint("partners", __name__, cli_group="mra")
+for _rule, _endpoint, _view, _methods in mra_views.RULES:
+    bp.add_url_rule(_rule, endpoint=_endpoint, view_func=_view, methods=_methods)
 
 
 @bp.cli.command("seed")
@@ -94,15 +92,6 @@ def _template_helpers() -> dict[str, Any]:
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _account(account_id: int) -> TradeAccount:
-    """The account, or 404 when it does not exist or the user is outside its company."""
-    account = db_session.get(TradeAccount, account_id)
-    if account is None:
-        abort(404)
-    ensure(can_view_partners(current_user, account), not_found=True)
-    return account
-
-
 def _editor(account: TradeAccount) -> None:
     ensure(can_edit_partners(current_user, account))
 
@@ -117,92 +106,12 @@ def _show_problems(form: Any, error: DomainError) -> None:
         form.add_error(field_name, message)
 
 
-# --- MRA programs ------------------------------------------------------------------------------------
-
-
-@bp.route("/mra-programs")
-def mra_programs() -> Any:
-    """The public list of foreign AEO programs and where each stands with the U.S."""
-    return render_template("mra/list.html", programs=queries.programs(), today=today())
-
-
-@bp.route("/mra-programs/<int:program_id>")
-def mra_program(program_id: int) -> Any:
-    program = queries.get_program_or_404(program_id)
-    return render_template("mra/show.html", program=program, today=today(), countries=mra.countries_label(program))
-
-
-def _program_input(form: MraProgramForm) -> mra.ProgramInput:
-    return mra.ProgramInput(code=form.code.data or "", partner=form.partner.data or "",
-                            countries=form.countries.data or "",
-                            customs_administration=form.customs_administration.data or "",
-                            program_name=form.program_name.data or "", notes=form.notes.data or "")
-
-
-@bp.route("/admin/mra-programs/new", methods=["GET", "POST"])
-@login_required
-def new_mra_program() -> Any:
-    ensure(can_manage_mra_programs(current_user), not_found=True)
-    form = MraProgramForm()
-    if form.validate_on_submit():
-        try:
-            program = mra.create_program(_program_input(form), by=current_user)
-        except DomainError as error:
-            db_session.rollback()
-            form.add_error(error.field, error.message)
-        else:
-            db_session.commit()
-            flash(f"{program.partner} added. Record the first step of its history.", "success")
-            return redirect(url_for("partners.add_mra_status", program_id=program.id))
-    return render_template("mra/program_form.html", form=form, program=None)
-
-
-@bp.route("/admin/mra-programs/<int:program_id>/edit", methods=["GET", "POST"])
-@login_required
-def edit_mra_program(program_id: int) -> Any:
-    ensure(can_manage_mra_programs(current_user), not_found=True)
-    program = queries.get_program_or_404(program_id)
-    form = MraProgramForm(obj=program)
-    if form.validate_on_submit():
-        try:
-            mra.update_program(program, _program_input(form), by=current_user)
-        except DomainError as error:
-            db_session.rollback()
-            form.add_error(error.field, error.message)
-        else:
-            db_session.commit()
-            flash(f"{program.partner} saved.", "success")
-            return redirect(url_for("partners.mra_program", program_id=program.id))
-    return render_template("mra/program_form.html", form=form, program=program)
-
-
-@bp.route("/admin/mra-programs/<int:program_id>/status", methods=["GET", "POST"])
-@login_required
-def add_mra_status(program_id: int) -> Any:
-    """Record a dated step (joint work plan, MRA in force, suspension); earlier steps stay as history."""
-    ensure(can_manage_mra_programs(current_user), not_found=True)
-    program = queries.get_program_or_404(program_id)
-    form = MraStatusForm()
-    if form.validate_on_submit():
-        try:
-            mra.record_status_change(program, MraStatus(form.status.data), form.effective_on.data, by=current_user,
-                                     precision=DatePrecision(form.precision.data), note=form.note.data or "")
-        except DomainError as error:
-            db_session.rollback()
-            form.add_error(error.field, error.message)
-        else:
-            db_session.commit()
-            flash(f"{program.partner}: {MraStatus(form.status.data).label} recorded.", "success")
-            return redirect(url_for("partners.mra_program", program_id=program.id))
-    return render_template("mra/status_form.html", form=form, program=program, today=today())
-
-
 # --- the register ------------------------------------------------------------------------------------
 
 
-def _filters(account_countries: list[str]) -> tuple[RegisterFilterForm, queries.RegisterFilters]:
+def _filters() -> tuple[RegisterFilterForm, queries.RegisterFilters]:
+    """Read the GET filters; an unknown value is ignored (the list is then unfiltered on that axis)."""
     form = RegisterFilterForm(request.args)
-    form.country.choices = [("", "Any country"), *((code, country_name(code)) for code in account_countries)]
     status = form.status.data if form.status.data in {s.value for s in ScreeningStatus} else ""
     role = form.role.data if form.role.data in {r.value for r in PartnerRole} else ""
     country = form.country.data if form.country.data in COUNTRIES else ""
@@ -215,13 +124,12 @@ def _filters(account_countries: list[str]) -> tuple[RegisterFilterForm, queries.
 @bp.route("/accounts/<int:account_id>/partners")
 @login_required
 def register(account_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     page_arg = request.args.get("page", "1")
     page = int(page_arg) if page_arg.isdigit() else 1
-    # The country choices need the register's countries, which the page query returns; the filters are
-    # read first with every country allowed and the choices narrowed afterwards.
-    form, filters = _filters(list(COUNTRIES))
+    form, filters = _filters()
     result = queries.register_page(account.id, today(), filters, page)
+    # The country choices are the register's own countries, which the page query returns.
     form.country.choices = [("", "Any country"), *((code, country_name(code)) for code in result.countries)]
     return render_template("partners/register.html", account=account, form=form, filters=filters, result=result,
                            numbers=queries.page_numbers(result.page, result.pages),
@@ -232,14 +140,15 @@ def _partner_form(account: TradeAccount, formdata_obj: Any = None, **kwargs: Any
     form = PartnerForm(obj=formdata_obj, **kwargs)
     form.mra_program_id.choices = [("", "- Only for AEO partners -"),
                                    *((str(pid), label) for pid, label in queries.program_choices(today()))]
-    form.evidence_ids.choices = [(doc.id, doc.title or doc.original_name) for doc in company_library(account.company_id)]
+    form.evidence_ids.choices = [(doc.id, doc.title or doc.original_name)
+                                 for doc in company_library(account.company_id)]
     return form
 
 
 @bp.route("/accounts/<int:account_id>/partners/new", methods=["GET", "POST"])
 @login_required
 def new_partner(account_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     _editor(account)
     form = _partner_form(account)
     if form.validate_on_submit():
@@ -258,7 +167,7 @@ def new_partner(account_id: int) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/<int:partner_id>")
 @login_required
 def show_partner(account_id: int, partner_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     partner = queries.get_partner_or_404(account, partner_id)
     result = screen_partner(partner, queries.timelines(), today())
     return render_template("partners/show.html", account=account, partner=partner, result=result,
@@ -269,7 +178,7 @@ def show_partner(account_id: int, partner_id: int) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/<int:partner_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_partner(account_id: int, partner_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     partner = queries.get_partner_or_404(account, partner_id)
     _editor(account)
     form = _partner_form(account, partner if request.method == "GET" else None)
@@ -304,7 +213,7 @@ def edit_partner(account_id: int, partner_id: int) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/<int:partner_id>/delete", methods=["POST"])
 @login_required
 def delete_partner(account_id: int, partner_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     partner = queries.get_partner_or_404(account, partner_id)
     _editor(account)
     name = partner.name
@@ -317,7 +226,7 @@ def delete_partner(account_id: int, partner_id: int) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/summary")
 @login_required
 def summary(account_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     result = queries.account_summary(account.id, today())
     return render_template("partners/summary.html", account=account, summary=result)
 
@@ -326,7 +235,7 @@ def summary(account_id: int) -> Any:
 @login_required
 def supply_chain(account_id: int) -> Any:
     """The reviewer's view: partners by country and status, and where the non-certified ones sit."""
-    account = _account(account_id)
+    account = load_account(account_id)
     ensure(can_view_supply_chain(current_user, account), not_found=True)
     result = queries.account_summary(account.id, today())
     return render_template("partners/supply_chain.html", account=account, summary=result)
@@ -343,7 +252,7 @@ def _send(data: bytes, fmt: str, name: str) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/export.<any(csv, xlsx):fmt>")
 @login_required
 def export_register(account_id: int, fmt: str) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     sheet = export.register_sheet(queries.screened(account.id, today()), queries.program_codes())
     data = export.to_csv(sheet) if fmt == "csv" else export.to_xlsx([sheet])
     return _send(data, fmt, f"business-partners-{account.id}-{today().isoformat()}")
@@ -352,7 +261,7 @@ def export_register(account_id: int, fmt: str) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/template.<any(csv, xlsx):fmt>")
 @login_required
 def import_template(account_id: int, fmt: str) -> Any:
-    _account(account_id)
+    load_account(account_id)
     if fmt == "csv":
         data = export.template_csv()
     else:
@@ -365,7 +274,7 @@ def import_template(account_id: int, fmt: str) -> Any:
 @login_required
 def import_partners(account_id: int) -> Any:
     """Upload a list; it is checked and kept for a preview, and nothing is added until confirmed."""
-    account = _account(account_id)
+    account = load_account(account_id)
     _editor(account)
     form = PartnerImportForm()
     if form.validate_on_submit():
@@ -389,7 +298,7 @@ def import_partners(account_id: int) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/import/<int:import_id>")
 @login_required
 def import_preview(account_id: int, import_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     _editor(account)
     staged = queries.get_import_or_404(account, import_id)
     return render_template("partners/import_preview.html", account=account, staged=staged, form=ConfirmForm(),
@@ -406,7 +315,7 @@ def _role_label(value: str) -> str:
 @bp.route("/accounts/<int:account_id>/partners/import/<int:import_id>/confirm", methods=["POST"])
 @login_required
 def confirm_import(account_id: int, import_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     _editor(account)
     staged = queries.get_import_or_404(account, import_id)
     form = ConfirmForm()
@@ -430,53 +339,10 @@ def confirm_import(account_id: int, import_id: int) -> Any:
 @bp.route("/accounts/<int:account_id>/partners/import/<int:import_id>/discard", methods=["POST"])
 @login_required
 def discard_import(account_id: int, import_id: int) -> Any:
-    account = _account(account_id)
+    account = load_account(account_id)
     _editor(account)
     staged = queries.get_import_or_404(account, import_id)
     services.discard_import(account, staged, by=current_user)
     db_session.commit()
     flash("The upload was discarded; nothing was added.", "info")
     return redirect(_register_url(account))
-
-
-# --- the account's own foreign certification ---------------------------------------------------------
-
-
-@bp.route("/accounts/<int:account_id>/mra-certifications", methods=["GET", "POST"])
-@login_required
-def account_mra(account_id: int) -> Any:
-    """The account's foreign AEO certifications: listed for members and staff, added by editors."""
-    account = _account(account_id)
-    form = AccountMraForm()
-    form.program_id.choices = [("", "- Select the program -"),
-                               *((str(pid), label) for pid, label in queries.program_choices(today()))]
-    if request.method == "POST":
-        ensure(can_edit_account_mra(current_user, account))
-        if form.validate_on_submit():
-            data = mra.AccountCertificationInput(
-                program_id=int(form.program_id.data) if (form.program_id.data or "").isdigit() else 0,
-                certificate_number=form.certificate_number.data or "", expires_on=form.expires_on.data,
-                certified_on=form.certified_on.data)
-            try:
-                mra.add_account_certification(account, data, by=current_user)
-            except DomainError as error:
-                db_session.rollback()
-                form.add_error(error.field, error.message)
-            else:
-                db_session.commit()
-                flash("Foreign AEO certification recorded.", "success")
-                return redirect(url_for("partners.account_mra", account_id=account.id))
-    return render_template("partners/account_mra.html", account=account, form=form, delete_form=ConfirmForm(),
-                           can_edit=can_edit_account_mra(current_user, account))
-
-
-@bp.route("/accounts/<int:account_id>/mra-certifications/<int:certification_id>/delete", methods=["POST"])
-@login_required
-def delete_account_mra(account_id: int, certification_id: int) -> Any:
-    account = _account(account_id)
-    row = queries.get_account_certification_or_404(account, certification_id)
-    ensure(can_edit_account_mra(current_user, account))
-    mra.remove_account_certification(row, by=current_user)
-    db_session.commit()
-    flash("Foreign AEO certification removed.", "success")
-    return redirect(url_for("partners.account_mra", account_id=account.id))

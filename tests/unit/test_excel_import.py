@@ -22,7 +22,6 @@ from portal.exports.importer import (
     ImportRejected,
     ParsedRow,
     check_package,
-    parse_questionnaire,
     plan_fingerprint,
     plan_import,
     read_and_validate,

@@ -213,10 +213,12 @@ def test_layout_and_print_settings():
     assert str(validations[0].sqref) == "N2:N3"
     # The same facts straight from the XML that Excel and LibreOffice read.
     xml = sheet_xml(content)["Criteria"]
-    assert '<pageSetup orientation="landscape"' in xml or re.search(r'<pageSetup[^>]*orientation="landscape"', xml)
-    assert re.search(r'<pageSetup[^>]*fitToWidth="1"[^>]*fitToHeight="0"', xml)
+    (page_setup,) = re.findall(r"<pageSetup [^>]*>", xml)
+    assert 'orientation="landscape"' in page_setup and 'fitToWidth="1"' in page_setup
+    assert 'fitToHeight="0"' in page_setup and '<pageSetUpPr fitToPage="1"' in xml
     assert '<pane ySplit="1"' in xml and 'state="frozen"' in xml
-    assert re.search(r'<dataValidation[^>]*type="list"[^>]*sqref="N2:N3"', xml)
+    (validation_xml,) = re.findall(r"<dataValidation [^>]*>", xml)
+    assert 'type="list"' in validation_xml and 'sqref="N2:N3"' in validation_xml
     assert '<oddFooter>&amp;LGenerated 2026-05-02 14:03 UTC, version 3&amp;RPage &amp;P of &amp;N</oddFooter>' in xml
     workbook_xml = zipfile.ZipFile(io.BytesIO(content)).read("xl/workbook.xml").decode()
     assert "_xlnm.Print_Titles" in workbook_xml and "'Criteria'!$1:$1" in workbook_xml
