@@ -70,6 +70,8 @@ class Config:
     LOCKOUT_DURATION = timedelta(minutes=15)
     PASSWORD_RESET_TTL = timedelta(hours=1)
     INVITATION_TTL = timedelta(days=7)
+    # Days a partner has to answer a required action found in a validation (no CBP-published figure).
+    VALIDATION_FINDING_DUE_DAYS = int(os.environ.get("VALIDATION_FINDING_DUE_DAYS", "90"))
 
     # Multi-factor authentication (TOTP, DESIGN.md §9): required for CBP staff, optional for trade users.
     MFA_REQUIRED_FOR_STAFF = True

@@ -29,6 +29,8 @@ DEMO_USERS: list[tuple[str, str, str]] = [
     ("officer@maquila-mx.example", "Mariana Ortega", "officer, Maquiladora del Norte"),
     ("officer@swift-haul.example", "Sebastian Hale", "officer, Swift Haul"),
     ("officer@northwind-exports.example", "Nora West", "officer, Northwind Exports"),
+    # Company created by the validation demo (portal/validations/demo.py, PACIFIC_OFFICER).
+    ("officer@pacific-rim.example", "Priya Patel", "officer, Pacific Rim Importers"),
 ]
 
 
@@ -140,5 +142,9 @@ def load_demo_data() -> bool:
 
     load_profile_demo(users, {"acme": acme_account, "maquila": maquila_account, "swift": swift_account,
                               "northwind": northwind_account})
+    from portal.validations.demo import load_validation_demo
+
+    load_validation_demo(users, {"swift": swift_account, "acme": acme_account, "maquila": maquila_account,
+                                 "northwind": northwind_account})
     db_session.flush()
     return True

@@ -13,10 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, clock
 from portal.auth.models import User
 from portal.catalog.schema import Criterion
-from portal.clock import utcnow
 from portal.companies.models import TradeAccount
 from portal.db import db_session
 from portal.errors import DomainError
@@ -79,7 +78,7 @@ def current_cycle(account: TradeAccount, today: date | None = None) -> AnnualCyc
     base = certification_base(account)
     if base is None:
         return None
-    today = today or utcnow().date()
+    today = today or clock.utcnow().date()
     profile = profile_for_account(account)
     submissions: list[tuple[int, datetime]] = []
     if profile is not None:
@@ -126,7 +125,7 @@ def criterion_states(account: TradeAccount, cycle: AnnualCycle) -> list[Criterio
 
 
 def _check_open(account: TradeAccount, cycle: AnnualCycle | None) -> AnnualCycle:
-    today = utcnow().date()
+    today = clock.utcnow().date()
     if cycle is None:
         raise DomainError("The account is not certified, so it has no annual review.")
     if today < cycle.opens_on:
@@ -147,7 +146,7 @@ def confirm_unchanged(account: TradeAccount, criterion_ids: Sequence[str], *, by
     if unknown or not criterion_ids:
         raise DomainError("Choose criteria of the security profile.")
     added = []
-    now = utcnow()
+    now = clock.utcnow()
     for cid in criterion_ids:
         if states[cid] == "pending":
             db_session.add(AnnualConfirmation(account_id=account.id, anniversary_on=cycle.anniversary_on,

@@ -10,16 +10,16 @@ from __future__ import annotations
 import calendar as pycalendar
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from portal import audit
+from portal import audit, clock
 from portal.auth.models import User
-from portal.clock import utcnow
 from portal.companies.models import TradeAccount
 from portal.db import db_session
 from portal.validations.ics import VisitEvent
@@ -41,7 +41,7 @@ def revoke_tokens(user: User, *, by: User) -> int:
     rows = db_session.scalars(select(CalendarFeedToken).where(CalendarFeedToken.user_id == user.id,
                                                               CalendarFeedToken.revoked_at.is_(None))).all()
     for row in rows:
-        row.revoked_at = utcnow()
+        row.revoked_at = clock.utcnow()
     if rows:
         audit.record("calendar_feed.revoked", actor=by, obj=user, summary=f"{len(rows)} token(s)")
     db_session.flush()
@@ -52,7 +52,7 @@ def new_token(user: User, *, by: User) -> str:
     """Make a new feed token (revoking the old one) and return it in clear, once."""
     revoke_tokens(user, by=by)
     token = secrets.token_urlsafe(32)
-    db_session.add(CalendarFeedToken(user_id=user.id, token_hash=_hash(token), created_at=utcnow()))
+    db_session.add(CalendarFeedToken(user_id=user.id, token_hash=_hash(token), created_at=clock.utcnow()))
     db_session.flush()
     audit.record("calendar_feed.created", actor=by, obj=user)
     return token
@@ -70,7 +70,7 @@ def user_for_token(token: str) -> User | None:
     return row.user
 
 
-def _visit_options() -> list:
+def _visit_options() -> list[Any]:
     return [selectinload(Visit.site).selectinload(ValidationSite.address),
             selectinload(Visit.validation).selectinload(Validation.members),
             selectinload(Visit.validation).selectinload(Validation.lead),
@@ -110,9 +110,8 @@ def visit_event(visit: Visit, url: str | None = None) -> VisitEvent:
                       description=description, status=ICS_STATUS[visit.status], url=url)
 
 
-def visit_events(visits: Iterable[Visit], url_for_visit: object = None) -> list[VisitEvent]:
-    make_url = url_for_visit if callable(url_for_visit) else (lambda _v: None)
-    return [visit_event(v, make_url(v)) for v in visits]
+def visit_events(visits: Iterable[Visit], url_for_visit: Callable[[Visit], str] | None = None) -> list[VisitEvent]:
+    return [visit_event(v, url_for_visit(v) if url_for_visit else None) for v in visits]
 
 
 # -- month page --------------------------------------------------------------------------------------

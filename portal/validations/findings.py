@@ -11,11 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from portal import audit
+from portal import audit, clock
 from portal.auth.models import User
 from portal.auth.roles import StaffRole
 from portal.catalog import get_catalog
-from portal.clock import utcnow
 from portal.companies.applications import change_status
 from portal.companies.business_types import BusinessType
 from portal.companies.workflow import AccountAction, InvalidTransition
@@ -129,11 +128,11 @@ def add_finding(validation: Validation, criterion_id: str, kind: FindingKind, te
     if kind == FindingKind.REQUIRED_ACTION:
         if due_on is None:
             raise DomainError("A required action needs a due date.", field="due_on")
-        if due_on <= utcnow().date():
+        if due_on <= clock.utcnow().date():
             raise DomainError("The due date must be in the future.", field="due_on")
     finding = Finding(validation_id=validation.id, criterion_id=criterion_id, kind=kind, text=text,
                       due_on=due_on if kind == FindingKind.REQUIRED_ACTION else None, status=FindingStatus.OPEN,
-                      created_at=utcnow(), created_by_id=by.id, best_practice_checks=[])
+                      created_at=clock.utcnow(), created_by_id=by.id, best_practice_checks=[])
     validation.findings.append(finding)
     db_session.flush()
     audit.record("finding.recorded", actor=by, company_id=_company_id(validation), obj=finding,
@@ -147,8 +146,9 @@ def delete_finding(finding: Finding, *, by: User) -> None:
         raise DomainError("Findings can only be removed until the report is submitted.")
     audit.record("finding.deleted", actor=by, company_id=_company_id(validation), obj=finding,
                  summary=f"{finding.criterion_id} {finding.kind.value}")
+    # Leaving the collection deletes the finding (delete-orphan). A db_session.delete() after it made
+    # the cascade load ``responses``, whose autoflush already deleted the orphan: a stale delete, a 500.
     validation.findings.remove(finding)
-    db_session.delete(finding)
     db_session.flush()
 
 
@@ -182,7 +182,7 @@ def submit_report(validation: Validation, *, by: User) -> None:
     if validation.status != ValidationStatus.REPORT_DRAFTED or not validation.report_summary.strip():
         raise DomainError("Draft the report summary before submitting it.")
     validation.status = next_validation_status(validation.status, ValidationAction.SUBMIT_REPORT)
-    validation.report_submitted_at = utcnow()
+    validation.report_submitted_at = clock.utcnow()
     record_event(validation, "report_submitted", by=by, note=f"{len(validation.findings)} finding(s)")
 
 
@@ -198,7 +198,7 @@ def _check_approver(validation: Validation, by: User) -> None:
 def approve_report(validation: Validation, *, by: User) -> None:
     _check_approver(validation, by)
     validation.status = next_validation_status(validation.status, ValidationAction.APPROVE_REPORT)
-    validation.report_approved_at = utcnow()
+    validation.report_approved_at = clock.utcnow()
     validation.report_approved_by_id = by.id
     record_event(validation, "report_approved", by=by)
     notify_team(validation, "Validation report approved", f"{validation.account.title}: send it to the partner.",
@@ -221,7 +221,7 @@ def send_report(validation: Validation, *, by: User) -> None:
     if validation.status != ValidationStatus.REPORT_APPROVED:
         raise DomainError("Only an approved report can be sent to the partner.")
     validation.status = next_validation_status(validation.status, ValidationAction.SEND)
-    validation.sent_at = utcnow()
+    validation.sent_at = clock.utcnow()
     required = validation.required_actions
     record_event(validation, "sent", by=by, note=f"{len(required)} required action(s)")
     body = (f"CBP sent the validation report of {validation.account.title}. "
@@ -241,7 +241,7 @@ def _sync_response_status(validation: Validation, *, by: User) -> None:
     status = validation.status
     if state == "submitted" and status in {ValidationStatus.SENT_TO_PARTNER, ValidationStatus.RESPONSE_RETURNED}:
         validation.status = next_validation_status(status, ValidationAction.SUBMIT_RESPONSE)
-        validation.response_submitted_at = utcnow()
+        validation.response_submitted_at = clock.utcnow()
         record_event(validation, "response_submitted", by=by)
         notify_team(validation, "The partner answered every required action", validation.account.title,
                     portal_link("validations.show", validation_id=validation.id))
@@ -250,7 +250,7 @@ def _sync_response_status(validation: Validation, *, by: User) -> None:
         record_event(validation, "response_returned", by=by)
     elif state == "accepted" and status == ValidationStatus.RESPONSE_SUBMITTED:
         validation.status = next_validation_status(status, ValidationAction.ACCEPT_RESPONSE)
-        validation.response_accepted_at = utcnow()
+        validation.response_accepted_at = clock.utcnow()
         record_event(validation, "response_accepted", by=by)
 
 
@@ -280,7 +280,7 @@ def answer_finding(finding: Finding, action_plan: str, evidence: Iterable[Eviden
     except Exception:
         raise DomainError(f"This required action is {finding.status.label.lower()} and cannot be answered now.") \
             from None
-    response = FindingResponse(finding_id=finding.id, action_plan=action_plan, submitted_at=utcnow(),
+    response = FindingResponse(finding_id=finding.id, action_plan=action_plan, submitted_at=clock.utcnow(),
                                submitted_by_id=by.id)
     response.evidence = files
     finding.responses.append(response)
@@ -304,7 +304,7 @@ def review_answer(finding: Finding, accept: bool, comment: str, *, by: User) -> 
     finding.status = next_finding_status(finding.status, FindingAction.ACCEPT if accept else FindingAction.REJECT)
     response.accepted = accept
     response.review_comment = comment
-    response.reviewed_at = utcnow()
+    response.reviewed_at = clock.utcnow()
     response.reviewed_by_id = by.id
     db_session.flush()
     validation = finding.validation
@@ -329,7 +329,7 @@ def recognise_best_practice(finding: Finding, requirements: Iterable[str], *, by
     met = [key for key in REQUIREMENT_KEYS if key in set(requirements)]
     finding.best_practice_checks = met
     recognised = len(met) == len(REQUIREMENT_KEYS)
-    finding.recognised_at = utcnow() if recognised else None
+    finding.recognised_at = clock.utcnow() if recognised else None
     finding.recognised_by_id = by.id if recognised else None
     db_session.flush()
     record_event(finding.validation, "best_practice_recognised" if recognised else "best_practice_reviewed", by=by,
@@ -358,8 +358,8 @@ def close_validation(validation: Validation, *, by: User) -> int | None:
     except InvalidTransition as error:
         raise DomainError(str(error)) from None
     validation.status = next_validation_status(validation.status, ValidationAction.CLOSE)
-    today = utcnow().date()
-    validation.closed_at = utcnow()
+    today = clock.utcnow().date()
+    validation.closed_at = clock.utcnow()
     validation.closed_by_id = by.id
     validation.outcome_tier = tier
     account.last_validated_on = today

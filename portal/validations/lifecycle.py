@@ -10,10 +10,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, clock
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole, StaffRole
-from portal.clock import utcnow
 from portal.companies.applications import change_status
 from portal.companies.models import TradeAccount
 from portal.companies.workflow import TRANSITIONS, AccountAction, InvalidTransition
@@ -68,13 +67,13 @@ def apply_action(account: TradeAccount, action: AccountAction, reason: str, *, b
                               field="corrective_action_plan")
         if len(plan) > TEXT_MAX:
             raise DomainError(f"The plan is longer than {TEXT_MAX:,} characters.", field="corrective_action_plan")
-        if due_on is None or due_on <= utcnow().date():
+        if due_on is None or due_on <= clock.utcnow().date():
             raise DomainError("Give a due date in the future for the corrective action plan.", field="due_on")
     try:
         change_status(account, action, by=by, reason=reason)
     except InvalidTransition as error:
         raise DomainError(str(error), field="action") from None
-    now = utcnow()
+    now = clock.utcnow()
     if action == AccountAction.SUSPEND:
         assert due_on is not None
         db_session.add(Suspension(account_id=account.id, reason=reason, corrective_action_plan=plan, due_on=due_on,

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.clock import utcnow
+from portal import clock
 from portal.db import Base, UTCDateTime, str_enum
 from portal.validations.workflow import (
     FindingKind,
@@ -40,6 +40,11 @@ if TYPE_CHECKING:
     from portal.profiles.models import EvidenceFile
 
 
+def _now() -> datetime:
+    # Looked up at call time, so tests that move ``portal.clock`` move these defaults too.
+    return clock.utcnow()
+
+
 class Validation(Base):
     """One validation of one account: the plan, the visits, the report and the partner's response."""
 
@@ -52,7 +57,7 @@ class Validation(Base):
                                                      default=ValidationStatus.PLANNED, index=True)
     due_on: Mapped[date] = mapped_column(Date, index=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    initiated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    initiated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     initiated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     report_summary: Mapped[str] = mapped_column(Text, default="")
     report_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -146,8 +151,8 @@ class Visit(Base):
     proposal_reason: Mapped[str] = mapped_column(Text, default="")
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -175,7 +180,7 @@ class Blackout(Base):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     company: Mapped[Company] = relationship()
@@ -195,7 +200,7 @@ class Finding(Base):
     due_on: Mapped[date | None] = mapped_column(Date, index=True)
     status: Mapped[FindingStatus] = mapped_column(str_enum(FindingStatus, "finding_status"),
                                                   default=FindingStatus.OPEN, index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Best practices: which of the five requirements the supervisor found met, and when recognised.
     best_practice_checks: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -234,7 +239,7 @@ class FindingResponse(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("validation_findings.id", ondelete="CASCADE"), index=True)
     action_plan: Mapped[str] = mapped_column(Text)
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     accepted: Mapped[bool | None] = mapped_column(Boolean)
     review_comment: Mapped[str] = mapped_column(Text, default="")
@@ -256,7 +261,7 @@ class ValidationEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     validation_id: Mapped[int] = mapped_column(ForeignKey("validations.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(Text, default="")
 
@@ -272,7 +277,7 @@ class CalendarFeedToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -289,7 +294,7 @@ class AnnualConfirmation(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("trade_accounts.id", ondelete="CASCADE"), index=True)
     anniversary_on: Mapped[date] = mapped_column(Date)
     criterion_id: Mapped[str] = mapped_column(String(10))
-    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
@@ -303,7 +308,7 @@ class Suspension(Base):
     reason: Mapped[str] = mapped_column(Text)
     corrective_action_plan: Mapped[str] = mapped_column(Text)
     due_on: Mapped[date] = mapped_column(Date)
-    suspended_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    suspended_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     suspended_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -322,5 +327,5 @@ class ReminderSent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     object_key: Mapped[str] = mapped_column(String(60))
     on_date: Mapped[date] = mapped_column(Date)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     recipients: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from portal import clock
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole, StaffRole
-from portal.clock import utcnow
 from portal.companies.models import TradeAccount
 from portal.db import db_session
 from portal.notifications.inbox import notify
@@ -44,7 +44,7 @@ def _claim(kind: str, object_key: str, on_date: date) -> ReminderSent | None:
     if db_session.scalar(select(ReminderSent.id).where(ReminderSent.kind == kind, ReminderSent.object_key == object_key,
                                                        ReminderSent.on_date == on_date)) is not None:
         return None
-    row = ReminderSent(kind=kind, object_key=object_key, on_date=on_date, sent_at=utcnow())
+    row = ReminderSent(kind=kind, object_key=object_key, on_date=on_date, sent_at=clock.utcnow())
     try:
         with db_session.begin_nested():
             db_session.add(row)
@@ -117,7 +117,7 @@ def _findings(today: date, counts: Counter[str]) -> None:
 
 
 def _visits(today: date, counts: Counter[str]) -> None:
-    now = utcnow()
+    now = clock.utcnow()
     visits = db_session.scalars(
         select(Visit).where(Visit.status.in_([VisitStatus.PROPOSED, VisitStatus.COUNTER_PROPOSED,
                                               VisitStatus.CONFIRMED]),
@@ -173,7 +173,7 @@ JOBS: tuple[Callable[[date, Counter[str]], None], ...] = (_annual_windows, _find
 def run(today: date | None = None) -> Counter[str]:
     """Send every reminder due today that was not sent yet; returns how many of each kind. The caller
     commits once."""
-    today = today or utcnow().date()
+    today = today or clock.utcnow().date()
     counts: Counter[str] = Counter()
     for job in JOBS:
         job(today, counts)

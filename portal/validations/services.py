@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, clock
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole, StaffRole
-from portal.clock import utcnow
 from portal.companies.models import Address, TradeAccount
 from portal.companies.workflow import AddressKind
 from portal.db import db_session
@@ -114,7 +113,7 @@ EVENT_LABELS = {
 
 def record_event(validation: Validation, kind: str, *, by: User | None, note: str = "") -> ValidationEvent:
     """Append a timeline entry (and keep the same words in the audit trail)."""
-    event = ValidationEvent(validation_id=validation.id, kind=kind, occurred_at=utcnow(),
+    event = ValidationEvent(validation_id=validation.id, kind=kind, occurred_at=clock.utcnow(),
                             actor_id=getattr(by, "id", None), note=note[:NOTE_MAX])
     validation.events.append(event)
     audit.record(f"validation.{kind}", actor=by, company_id=validation.account.company_id, obj=validation,
@@ -154,10 +153,10 @@ def create_validation(account: TradeAccount, lead: User, *, by: User, due_on: da
     if current_validation(account) is not None:
         raise DomainError("This account already has a validation in progress.")
     _check_reviewer(lead, "lead_id")
-    due = due_on or validation_due(account) or add_years(utcnow().date(), FIRST_VALIDATION_YEARS)
+    due = due_on or validation_due(account) or add_years(clock.utcnow().date(), FIRST_VALIDATION_YEARS)
     kind = ValidationKind.INITIAL if account.last_validated_on is None else ValidationKind.REVALIDATION
     validation = Validation(account_id=account.id, kind=kind, status=ValidationStatus.PLANNED, due_on=due,
-                            lead_id=lead.id, initiated_at=utcnow(), initiated_by_id=by.id)
+                            lead_id=lead.id, initiated_at=clock.utcnow(), initiated_by_id=by.id)
     validation.account = account
     validation.lead = lead
     db_session.add(validation)
@@ -240,4 +239,4 @@ def remove_site(site: ValidationSite, *, by: User) -> None:
 def default_finding_due(today: date | None = None) -> date:
     """A required action's default deadline: VALIDATION_FINDING_DUE_DAYS (90) days from today."""
     days = int(current_app.config.get("VALIDATION_FINDING_DUE_DAYS", 90))
-    return (today or utcnow().date()) + timedelta(days=days)
+    return (today or clock.utcnow().date()) + timedelta(days=days)

@@ -12,14 +12,12 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from portal import audit
+from portal import audit, clock
 from portal.auth.models import User
 from portal.auth.roles import StaffRole
-from portal.clock import utcnow
 from portal.companies.models import Company
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
-from portal.templating import format_datetime
 from portal.validations import scheduling
 from portal.validations.models import Blackout, Validation, ValidationSite, Visit, validation_members
 from portal.validations.services import notify_company, notify_team, open_validation, portal_link, record_event
@@ -126,7 +124,7 @@ def _notice(starts_at: datetime, override_reason: str, by: User) -> str:
 
     :raise DomainError: for a start in the past, or short notice without a supervisor's reason.
     """
-    now = utcnow()
+    now = clock.utcnow()
     if starts_at <= now:
         raise DomainError("The visit must start in the future.", field="start_date")
     if not scheduling.notice_is_short(starts_at, now):
@@ -161,7 +159,7 @@ def schedule_visit(validation: Validation, site: ValidationSite, window: LocalWi
     starts_at, ends_at = to_utc(window)
     override = _notice(starts_at, override_reason, by)
     check_window(validation, site, starts_at, ends_at, window.timezone)
-    now = utcnow()
+    now = clock.utcnow()
     visit = Visit(validation_id=validation.id, site_id=site.id, starts_at=starts_at, ends_at=ends_at,
                   timezone=window.timezone.strip(), mode=site.mode, status=VisitStatus.PROPOSED, sequence=0,
                   notice_override_reason=override, notice_override_by_id=by.id if override else None,
@@ -209,7 +207,7 @@ def reschedule_visit(visit: Visit, window: LocalWindow, *, by: User, expected_ve
     visit.notice_override_reason = override
     visit.notice_override_by_id = by.id if override else None
     visit.proposed_starts_at = visit.proposed_ends_at = None
-    visit.updated_at = utcnow()
+    visit.updated_at = clock.utcnow()
     db_session.flush()
     record_event(validation, "visit_rescheduled", by=by, note=f"{visit.name}: {local_window(visit)}")
     notify_company(validation.account, "CBP rescheduled a validation visit",
@@ -223,8 +221,8 @@ def confirm_visit(visit: Visit, *, by: User, expected_version: int | None = None
         raise DomainError("This visit is not waiting for your confirmation.")
     _expect(visit, expected_version, "Confirm")
     visit.status = VisitStatus.CONFIRMED
-    visit.responded_at, visit.responded_by_id = utcnow(), by.id
-    visit.updated_at = utcnow()
+    visit.responded_at, visit.responded_by_id = clock.utcnow(), by.id
+    visit.updated_at = clock.utcnow()
     db_session.flush()
     record_event(visit.validation, "visit_confirmed", by=by, note=f"{visit.name}: {local_window(visit)}")
     notify_team(visit.validation, "The partner confirmed a visit", f"{visit.name}: {local_window(visit)}",
@@ -247,15 +245,15 @@ def propose_other_window(visit: Visit, window: LocalWindow, reason: str, *, by: 
     # The partner answers in the site's zone: the one CBP proposed in.
     starts_at, ends_at = to_utc(LocalWindow(window.start_day, window.start_time, window.end_day, window.end_time,
                                             visit.timezone))
-    if starts_at <= utcnow():
+    if starts_at <= clock.utcnow():
         raise DomainError("Propose a window in the future.", field="start_date")
     if ends_at - starts_at > timedelta(days=MAX_VISIT_DAYS):
         raise DomainError(f"A visit lasts at most {MAX_VISIT_DAYS} days.", field="end_date")
     _expect(visit, expected_version, f"{window.start_day} – {window.end_day}: {reason}")
     visit.status = VisitStatus.COUNTER_PROPOSED
     visit.proposed_starts_at, visit.proposed_ends_at, visit.proposal_reason = starts_at, ends_at, reason
-    visit.responded_at, visit.responded_by_id = utcnow(), by.id
-    visit.updated_at = utcnow()
+    visit.responded_at, visit.responded_by_id = clock.utcnow(), by.id
+    visit.updated_at = clock.utcnow()
     db_session.flush()
     record_event(visit.validation, "visit_counter_proposed", by=by,
                  note=f"{visit.name}: {local_window(visit, starts_at, ends_at)}. Reason: {reason}")
@@ -279,7 +277,7 @@ def accept_proposal(visit: Visit, *, by: User, expected_version: int | None = No
     visit.proposed_starts_at = visit.proposed_ends_at = None
     visit.status = VisitStatus.CONFIRMED
     visit.sequence += 1
-    visit.updated_at = utcnow()
+    visit.updated_at = clock.utcnow()
     db_session.flush()
     record_event(visit.validation, "visit_confirmed", by=by, note=f"{visit.name}: partner's window accepted, "
                                                                   f"{local_window(visit)}")
@@ -293,10 +291,10 @@ def mark_done(visit: Visit, *, by: User) -> None:
     validation = visit.validation
     if visit.status not in {VisitStatus.CONFIRMED, VisitStatus.PROPOSED}:
         raise DomainError("Only a scheduled visit can be marked done.")
-    if visit.starts_at > utcnow():
+    if visit.starts_at > clock.utcnow():
         raise DomainError("A visit can be marked done once it has started.")
     visit.status = VisitStatus.DONE
-    visit.updated_at = utcnow()
+    visit.updated_at = clock.utcnow()
     db_session.flush()
     record_event(validation, "visit_done", by=by, note=visit.name)
     active = [v for v in validation.visits if v.status.active]
@@ -314,7 +312,7 @@ def cancel_visit(visit: Visit, reason: str, *, by: User) -> None:
         raise DomainError("Give the reason for cancelling.", field="reason")
     visit.status = VisitStatus.CANCELLED
     visit.sequence += 1
-    visit.updated_at = utcnow()
+    visit.updated_at = clock.utcnow()
     db_session.flush()
     record_event(visit.validation, "visit_cancelled", by=by, note=f"{visit.name}: {reason[:REASON_MAX]}")
     notify_company(visit.validation.account, "CBP cancelled a validation visit",
@@ -336,13 +334,9 @@ def suggest(validation: Validation, site: ValidationSite, from_day: date, to_day
         return scheduling.suggest_window(
             from_day=from_day, to_day=to_day, days=days, zone_name=zone_name, country=site.address.country,
             reviewer_ids=validation.team_ids, busy=busy_slots(validation.team_ids, start, end),
-            blackouts=blackout_periods(validation.account.company), now=utcnow())
+            blackouts=blackout_periods(validation.account.company), now=clock.utcnow())
     except scheduling.SchedulingError as error:
         raise DomainError(error.message, field=error.field) from None
-
-
-def format_utc(value: datetime) -> str:
-    return format_datetime(value)
 
 
 # -- blackouts ---------------------------------------------------------------------------------------
@@ -353,7 +347,7 @@ def add_blackout(company: Company, starts_on: date, ends_on: date, reason: str, 
     reason = reason.strip()
     if ends_on < starts_on:
         raise DomainError("The last day must not be before the first.", field="ends_on")
-    if ends_on < utcnow().date():
+    if ends_on < clock.utcnow().date():
         raise DomainError("The period is already over.", field="ends_on")
     if not reason:
         raise DomainError("Say why visits are not possible then.", field="reason")
