@@ -56,3 +56,23 @@ demo: venv
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache
+
+# Benchmarks (issue 9, docs/PERFORMANCE.md). BENCH_ACCOUNTS defaults to the issue's 10,000 accounts;
+# BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ctpat_bench runs them on PostgreSQL
+# (databases ctpat_bench_100 and ctpat_bench_<n> are recreated). Generated SQLite files: instance/bench/.
+BENCH_ACCOUNTS ?= 10000
+BENCH_DATABASE_URL ?=
+BENCH_ARGS = --accounts $(BENCH_ACCOUNTS) $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
+
+.PHONY: bench bench-generate bench-pages bench-throughput
+
+bench: bench-pages bench-throughput
+
+bench-generate: setup
+	$(BIN)/python -m bench.generate $(BENCH_ARGS)
+
+bench-pages: setup
+	$(BIN)/python -m bench.pages $(BENCH_ARGS) $(BENCH_PAGES_ARGS)
+
+bench-throughput: setup
+	$(BIN)/python -m bench.throughput $(BENCH_ARGS) $(BENCH_THROUGHPUT_ARGS)

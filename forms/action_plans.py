@@ -35,6 +35,11 @@ class MaxChars:
                                   f"Shorten it by {length - self.limit:,} characters.")
 
 
+def _is_id(value: object) -> bool:
+    """Digits that fit a database id ("²".isdigit() is True but int("²") fails; 10**40 overflows)."""
+    return str(value).isdecimal() and len(str(value)) <= 9
+
+
 def owner_choices(users: list[tuple[int, str]]) -> list[tuple[str, str]]:
     """The owner select: a prompt, the company's users (id, name), then "another person"."""
     return [("", "- Select the owner -"), *((str(user_id), name) for user_id, name in users),
@@ -67,13 +72,13 @@ class ActionPlanForm(PortalForm):
             raise ValidationError("Type the name of the person who owns the plan.")
 
     def validate_owner(self, field: Any) -> None:
-        if field.data and field.data != OTHER_OWNER and not str(field.data).isdigit():
+        if field.data and field.data != OTHER_OWNER and not _is_id(field.data):
             raise ValidationError("Choose an owner from the list.")
 
     @property
     def owner_user_id(self) -> int | None:
         value = self.owner.data
-        return int(value) if value and str(value).isdigit() else None
+        return int(value) if value and _is_id(value) else None
 
     @property
     def owner_other_name(self) -> str | None:
@@ -89,7 +94,7 @@ class EditActionPlanForm(ActionPlanForm):
     @property
     def expected_version(self) -> int | None:
         value = self.version.data
-        return int(value) if value and str(value).isdigit() else None
+        return int(value) if value and _is_id(value) else None
 
 
 class MilestoneForm(PortalForm):

@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, StringField, TextAreaField
+from wtforms import Field, IntegerField, PasswordField, StringField, TextAreaField
 
 
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
+
+
+# Larger integers than any field means: WTForms' NumberRange calls math.isnan() on them, which raises
+# OverflowError (a 500) past ~1e308, and a database integer column cannot hold them anyway.
+INTEGER_LIMIT = 2**53
+
+
+def _bounded_int(value: Any) -> Any:
+    return None if isinstance(value, int) and abs(value) > INTEGER_LIMIT else value
 
 
 class PortalForm(FlaskForm):
@@ -21,6 +30,8 @@ class PortalForm(FlaskForm):
             field_class = unbound_field.field_class
             if issubclass(field_class, (StringField, TextAreaField)) and not issubclass(field_class, PasswordField):
                 options["filters"] = [*options.get("filters", ()), _strip]
+            if issubclass(field_class, IntegerField):
+                options["filters"] = [*options.get("filters", ()), _bounded_int]
             return unbound_field.bind(form=form, **options)
 
     def add_error(self, field_name: str | None, message: str) -> None:

@@ -134,7 +134,8 @@ class PartnerForm(PortalForm):
             "certification": CertificationKind(self.certification.data),
             "ctpat_account_number": self.ctpat_account_number.data or None,
             "ctpat_status": _enum_or_none(CtpatStatus, self.ctpat_status.data),
-            "mra_program_id": int(self.mra_program_id.data) if (self.mra_program_id.data or "").isdigit() else None,
+            "mra_program_id": int(self.mra_program_id.data) if (self.mra_program_id.data or "").isdecimal()
+            and len(self.mra_program_id.data) <= 9 else None,
             "certificate_number": self.certificate_number.data or None,
             "certificate_expires_on": self.certificate_expires_on.data,
             "last_assessed_on": self.last_assessed_on.data,

@@ -50,7 +50,7 @@ class AnswerForm(Form):
     version = HiddenField()
 
     def validate_version(self, field: Any) -> None:
-        if field.data and not str(field.data).isdigit():
+        if field.data and not str(field.data).isdecimal():  # "²".isdigit() is True, int("²") fails
             raise ValidationError("The form is damaged; reload the page.")
 
 
@@ -77,7 +77,7 @@ class AutosaveForm(PortalForm):
             raise ValidationError("Choose an implementation status from the list.")
 
     def validate_version(self, field: Any) -> None:
-        if field.data and not str(field.data).isdigit():
+        if field.data and not str(field.data).isdecimal():  # "²".isdigit() is True, int("²") fails
             raise ValidationError("The form is damaged; reload the page.")
 
 

@@ -39,7 +39,7 @@ class RatingForm(Form):
             raise ValidationError("Explain a rating below meets in a comment.")
 
     def validate_version(self, field: Any) -> None:
-        if field.data and not str(field.data).isdigit():
+        if field.data and not str(field.data).isdecimal():  # "²".isdigit() is True, int("²") fails
             raise ValidationError("The form is damaged; reload the page.")
 
 
@@ -77,9 +77,14 @@ class DecisionForm(PortalForm):
     reason = TextAreaField("Reason", validators=[Length(max=4000)],
                            description="Required to override or to send back.")
 
-    def validate_outcome(self, field: Any) -> None:
-        if self.decision.data == "override" and not field.data:
-            raise ValidationError("Choose the outcome that replaces the recommendation.")
+    def validate(self, extra_validators: Any = None) -> bool:
+        # Not an inline validate_outcome: Optional() stops the field's chain on an empty value, so an
+        # override without an outcome would pass and fail later as Recommendation(None) (a 500).
+        valid = super().validate(extra_validators)
+        if self.decision.data == "override" and not self.outcome.data:
+            self.outcome.errors = [*self.outcome.errors, "Choose the outcome that replaces the recommendation."]
+            return False
+        return valid
 
     def validate_reason(self, field: Any) -> None:
         if self.decision.data in {"override", "send_back"} and not (field.data or "").strip():

@@ -8,8 +8,17 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.config import PROJECT_ROOT, Config, check_production_settings
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """URL ids are database integers: anything past 2**31 - 1 is a 404, never a database error."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002, ANN001, ANN002, ANN003, ANN204 - Werkzeug's signature
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
@@ -31,6 +40,9 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)  # type: ignore[method-assign]
 
     register_extensions(app)
+    from portal.urls import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # out-of-range ids are 404, never a driver error
     register_blueprints(app)
     register_template_helpers(app)
     register_errorhandlers(app)
@@ -70,6 +82,11 @@ def register_blueprints(app: Flask) -> None:
                       submissions_bp, evidence_bp, action_plans_bp, queue_bp, reviews_bp, validations_bp, exports_bp,
                       partners_bp):
         app.register_blueprint(blueprint)
+    from portal.audit_routes import bp as audit_bp
+    from portal.notifications.routes import bp as notification_settings_bp
+
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(notification_settings_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

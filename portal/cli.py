@@ -63,6 +63,24 @@ def users_create(email: str, role: str, full_name: str | None, password: str) ->
     click.secho(f"Created {role} {user.email}.", fg="green")
 
 
+@users_cli.command("totp")
+@click.argument("email")
+def users_totp(email: str) -> None:
+    """Print the current sign-in code of a demo account (development only; demo accounts are enrolled
+    with a fixed, publicly known seed, so this works for no other account)."""
+    from portal.auth.mfa import demo_code, seconds_left_in_step
+    from portal.auth.services import get_user_by_email
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("Demo codes are for development only.")
+    user = get_user_by_email(email)
+    code = demo_code(user) if user is not None else None
+    if code is None:
+        raise click.ClickException(f"{email} is not a demo account enrolled with the demo seed.")
+    click.echo(code)
+    click.echo(f"Valid for {seconds_left_in_step()} more second(s); each code works once.", err=True)
+
+
 @notify_cli.command("send")
 @click.option("--limit", default=500, show_default=True)
 def notify_send(limit: int) -> None:
@@ -89,6 +107,7 @@ def demo_data() -> None:
 
     for email, _name, role in DEMO_USERS:
         click.echo(f"  {email:32} {role}")
+    click.echo("CBP staff sign in with a second step: get the code with `flask --app wsgi users totp EMAIL`.")
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
@@ -46,10 +46,12 @@ def is_safe_next(target: str | None) -> bool:
 
 
 def start_session(user: Any) -> None:
-    """Record when the session began and was last active (for the idle and absolute limits)."""
+    """Record when the session began and was last active (for the idle and absolute limits), and when
+    the user last proved their identity (``auth_at``, for re-authentication: portal/auth/reauth.py)."""
     now = utcnow().timestamp()
     session["login_at"] = now
     session["last_seen"] = now
+    session["auth_at"] = now
 
 
 def _session_expired(now: datetime) -> str | None:
@@ -65,6 +67,17 @@ def _session_expired(now: datetime) -> str | None:
     if now - datetime.fromtimestamp(login_at, UTC) > current_app.config["ABSOLUTE_SESSION_LIFETIME"]:
         return "absolute"
     return None
+
+
+def _has_nul() -> bool:
+    """Whether a query or form value, or an upload's name, holds NUL: no legitimate form sends it and no
+    PostgreSQL text column can store it (the driver would fail: a 500 instead of a refusal)."""
+    values = [key for key, _ in request.args.lists()] + [v for _, vs in request.args.lists() for v in vs]
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and request.mimetype in {
+            "application/x-www-form-urlencoded", "multipart/form-data"}:
+        values += [key for key, _ in request.form.lists()] + [v for _, vs in request.form.lists() for v in vs]
+        values += [upload.filename or "" for _, uploads in request.files.lists() for upload in uploads]
+    return any("\x00" in value for value in values)
 
 
 def init_app(app: Flask) -> None:
@@ -85,6 +98,8 @@ def init_app(app: Flask) -> None:
     def _before() -> Any:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        if _has_nul():
+            abort(400, "The request contains a NUL character, which no form field accepts.")
         if request.endpoint == "static" or not current_user.is_authenticated:
             return None
         reason = _session_expired(utcnow())

@@ -173,14 +173,17 @@ def complete_login(user: User, *, summary: str = "") -> None:
     audit.record("auth.login", actor=user, obj=user, summary=summary)
 
 
-def authenticate(email: str, password: str) -> User:
-    """Sign in with a password alone (users who need no second factor): :func:`check_password` and
-    :func:`complete_login` in one step.
+def authenticate(email: str, password: str, *,
+                 needs_second_factor: Callable[[User], bool] | None = None) -> User:
+    """The password step of a sign-in: :func:`check_password`, then :func:`complete_login` unless
+    ``needs_second_factor(user)`` says a code must come first (the caller then completes the sign-in
+    after checking it).
 
     :raise LoginFailed: as :func:`check_password`.
     """
     user = check_password(email, password)
-    complete_login(user)
+    if needs_second_factor is None or not needs_second_factor(user):
+        complete_login(user)
     return user
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from forms.companies import AddressForm, CompanyForm, InviteForm, MemberRoleForm, NewCompanyForm
 from portal.auth.permissions import can_edit_company, can_manage_members, can_view_company, ensure
+from portal.auth.reauth import require_recent_auth
 from portal.auth.roles import CompanyRole
 from portal.companies import queries, services
 from portal.companies.countries import default_timezone
@@ -181,6 +182,7 @@ def members(company_id: int):
 
 @bp.route("/<int:company_id>/users/<int:membership_id>/role", methods=["POST"])
 @login_required
+@require_recent_auth()  # role changes need a fresh sign-in (portal/auth/reauth.py)
 def change_role(company_id: int, membership_id: int):
     company = queries.get_company_or_404(company_id)
     ensure(can_view_company(current_user, company), not_found=True)
@@ -203,6 +205,7 @@ def change_role(company_id: int, membership_id: int):
 
 @bp.route("/<int:company_id>/users/<int:membership_id>/remove", methods=["POST"])
 @login_required
+@require_recent_auth()  # role changes need a fresh sign-in (portal/auth/reauth.py)
 def remove_member(company_id: int, membership_id: int):
     company = queries.get_company_or_404(company_id)
     ensure(can_view_company(current_user, company), not_found=True)

@@ -132,6 +132,8 @@ def visit_workbook(profile_id: int) -> Response:
     profile = _load_profile(profile_id)
     ensure(permissions.can_export_visit_workbook(current_user, profile), not_found=True)
     number = request.args.get("version", type=int)
+    if number is not None and not 0 < number < 2**31:
+        abort(404)  # no such version; a number past the integer column would fail in the driver
     data = queries.profile_workbook_data(profile, Audience.CBP, number=number)
     if data is None:
         abort(404)
@@ -246,6 +248,7 @@ def audit_export() -> Response:
     ensure(permissions.can_export_audit(current_user), not_found=True)
     action = (request.args.get("action") or "").strip()[:64]
     company_id = request.args.get("company_id", type=int) or request.args.get("company", type=int)
+    company_id = company_id if company_id is not None and 0 < company_id < 2**31 else None
     actor = (request.args.get("actor") or "").strip().lower()[:254]
     date_from, date_to = _date_arg("date_from"), _date_arg("date_to")
     now = utcnow()

@@ -27,10 +27,11 @@ class Notification(Base):
 
 
 def notify(user, title: str, body: str = "", link: str | None = None, *, email: bool = True) -> Notification:  # noqa: ANN001
-    """Add an in-app notification, and queue the same message by e-mail unless ``email`` is False."""
+    """Add an in-app notification, and queue the same message by e-mail unless ``email`` is False or
+    the user turned e-mail notifications off (/account/notifications)."""
     row = Notification(user_id=user.id, title=title[:200], body=body, link=link, created_at=utcnow())
     db_session.add(row)
-    if email:
+    if email and getattr(user, "email_notifications", True) is not False:
         queue_email(user.email, title, body + (f"\n\nOpen the portal: {link}" if link else ""))
     return row
 

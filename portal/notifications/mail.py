@@ -58,18 +58,42 @@ def _deliver_one(message: OutboxEmail, config: Any) -> None:
     (outbox / f"{stamp}-{message.id:06d}.eml").write_bytes(bytes(email))
 
 
+def _claim_next(after_id: int) -> OutboxEmail | None:
+    """Lock the next deliverable message after ``after_id`` for this transaction.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent senders each take different rows and none
+    waits for another's SMTP conversation. SQLite has no row locks (the clause is not rendered): a
+    writing transaction starts with BEGIN IMMEDIATE (portal/db.py), which serialises the senders.
+    Either way the row is re-read inside the transaction, so a message another sender delivered
+    meanwhile (``sent_at`` set) is never sent again.
+    """
+    return db_session.scalar(
+        select(OutboxEmail)
+        .where(OutboxEmail.sent_at.is_(None), OutboxEmail.attempts < MAX_ATTEMPTS, OutboxEmail.id > after_id)
+        .order_by(OutboxEmail.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+
+
 def deliver_pending(limit: int = 100) -> tuple[int, int]:
-    """Deliver unsent messages; returns (sent, failed). Commits after each message so a crash
-    mid-batch never re-sends what was already delivered."""
+    """Deliver unsent messages; returns (sent, failed).
+
+    Each message is claimed (row lock), sent and marked in its own transaction, committed before the
+    next one, so two senders running at once never deliver the same message twice and a crash
+    mid-batch never re-sends what was already delivered. A failure is recorded and the message is
+    tried again by a later run, at most ``MAX_ATTEMPTS`` times in all; one run tries each message once.
+    """
     config = current_app.config
     sent = failed = 0
-    messages = db_session.scalars(
-        select(OutboxEmail)
-        .where(OutboxEmail.sent_at.is_(None), OutboxEmail.attempts < MAX_ATTEMPTS)
-        .order_by(OutboxEmail.id)
-        .limit(limit)
-    ).all()
-    for message in messages:
+    last_id = 0
+    while sent + failed < limit:
+        message = _claim_next(last_id)
+        if message is None:
+            db_session.commit()
+            break
+        last_id = message.id
         message.attempts += 1
         try:
             _deliver_one(message, config)
@@ -95,6 +119,9 @@ def init_app(app: Any) -> None:
     @app.after_request
     def _deliver(response: Response) -> Response:
         if app.config.get("MAIL_DELIVER_AFTER_REQUEST") and request_queued_mail():
+            # Whatever the view did not commit is discarded (as at teardown), never committed by the
+            # delivery's own commits below.
+            db_session.rollback()
             try:
                 deliver_pending()
             except Exception:  # noqa: BLE001 - mail trouble must never break the user's request

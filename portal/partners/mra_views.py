@@ -118,7 +118,8 @@ def account_mra(account_id: int) -> Any:
         ensure(can_edit_account_mra(current_user, account))
         if form.validate_on_submit():
             data = mra.AccountCertificationInput(
-                program_id=int(form.program_id.data) if (form.program_id.data or "").isdigit() else 0,
+                program_id=int(form.program_id.data) if (form.program_id.data or "").isdecimal()
+                and len(form.program_id.data) <= 9 else 0,
                 certificate_number=form.certificate_number.data or "", expires_on=form.expires_on.data,
                 certified_on=form.certified_on.data)
             try:

@@ -126,7 +126,7 @@ def _filters() -> tuple[RegisterFilterForm, queries.RegisterFilters]:
 def register(account_id: int) -> Any:
     account = load_account(account_id)
     page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() else 1
+    page = int(page_arg) if page_arg.isdecimal() and len(page_arg) <= 6 else 1
     form, filters = _filters()
     result = queries.register_page(account.id, today(), filters, page)
     # The country choices are the register's own countries, which the page query returns.
@@ -191,7 +191,7 @@ def edit_partner(account_id: int, partner_id: int) -> Any:
             value = getattr(partner, name)
             form[name].data = value.value if value is not None else ""
     if form.validate_on_submit():
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        expected = int(form.version.data) if (form.version.data or "").isdecimal() else None
         try:
             services.update_partner(partner, services.PartnerInput(**form.partner_data()),
                                     expected_version=expected, by=current_user)

@@ -33,7 +33,8 @@ def _load(profile_id: int):  # noqa: ANN202
 def _answer_input(status: str | None, narrative: str | None, justification: str | None,
                   version: str | None) -> services.AnswerInput:
     return services.AnswerInput(
-        status=ImplementationStatus(status) if status else None,
+        # A blank radio value ("   ") passes Optional() unchecked: it means "no status", not a 500.
+        status=ImplementationStatus(status) if status and status.strip() else None,
         narrative=narrative or "",
         justification=justification or "",
         expected_version=int(version) if version else None,

@@ -76,6 +76,10 @@ def diff(profile_id: int):
         new_number = int(request.args.get("to", ""))
     except ValueError:
         abort(404)
+    if not (0 < old_number < 2**31 and 0 < new_number < 2**31):
+        abort(404)
+    if not (0 < old_number < 2**31 and 0 < new_number < 2**31):
+        abort(404)  # past the integer column: no such version (and no driver error)
     old = queries.get_version_or_404(profile, old_number)
     new = queries.get_version_or_404(profile, new_number)
     rows = submission.diff_versions(old.content, new.content)

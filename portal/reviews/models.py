@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -23,7 +23,14 @@ class Review(Base):
     """CBP's review of one submitted version of a security profile."""
 
     __tablename__ = "reviews"
-    __table_args__ = (UniqueConstraint("profile_id", "version_number"),)
+    __table_args__ = (
+        UniqueConstraint("profile_id", "version_number"),
+        # The supervisor dashboard (docs/PERFORMANCE.md): awaiting approval read in order without a sort,
+        # decisions per month as a range, and the time to certification from the index alone.
+        Index("ix_reviews_status_recommended_at", "status", "recommended_at", "id"),
+        Index("ix_reviews_status_decided_at", "status", "decided_at", "outcome"),
+        Index("ix_reviews_status_outcome_decided_at", "status", "outcome", "decided_at", "submitted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("security_profiles.id", ondelete="CASCADE"), index=True)

@@ -21,6 +21,7 @@ from portal.auth.permissions import (
     ensure,
     is_staff,
 )
+from portal.auth.reauth import require_recent_auth
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
 from portal.reviews import decisions, queries, services
@@ -110,7 +111,7 @@ def category(review_id: int, number: int):
         try:
             for criterion in criteria:
                 sub = form[field_key(criterion.id)]
-                if not sub.rating.data:
+                if not (sub.rating.data or "").strip():  # a blank radio value is "no rating"
                     continue
                 data = services.RatingInput(rating=Rating(sub.rating.data), comment=sub.comment.data or "",
                                             checklist=tuple(sub.checklist.data or ()),
@@ -247,6 +248,7 @@ def recommend(review_id: int):
 
 @bp.route("/reviews/<int:review_id>/decision", methods=["GET", "POST"])
 @login_required
+@require_recent_auth()  # a decision needs a fresh sign-in (POST only; portal/auth/reauth.py)
 def decision(review_id: int):
     """The supervisor approves, overrides with a reason, or sends the recommendation back."""
     review_ = _load(review_id)
