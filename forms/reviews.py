@@ -81,7 +81,7 @@ class DecisionForm(PortalForm):
         # Not an inline validate_outcome: Optional() stops the field's chain on an empty value, so an
         # override without an outcome would pass and fail later as Recommendation(None) (a 500).
         valid = super().validate(extra_validators)
-        if self.decision.data == "override" and not self.outcome.data:
+        if self.decision.data == "override" and self.outcome.data not in {r.value for r in Recommendation}:
             self.outcome.errors = [*self.outcome.errors, "Choose the outcome that replaces the recommendation."]
             return False
         return valid

@@ -4,8 +4,9 @@ requirements-dev.txt) on 127.0.0.1, started once per test process and stopped wh
 Unlike moto, SeaweedFS checks request signatures and presigned-URL expiry
 (reference/security-testing.md §4), so the tests can prove both.
 
-Tests use ``require_weed()`` in a session fixture: without the binary they skip with the reason,
-except under CI (``CI`` set), where a missing binary is a failure, like a missing browser.
+Tests use ``require_weed()`` in a session fixture that calls ``stop_weed()`` at the end: without the
+binary they skip with the reason, except under CI (``CI`` set), where a missing binary is a failure,
+like a missing browser.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -54,16 +56,28 @@ class WeedServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+            # Its data is thrown away, and weed takes seconds to stop gracefully on SIGTERM.
+            self.process.kill()
+            self.process.wait(timeout=10)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 _server: WeedServer | None = None
+
+
+try:  # resolved here, not in the forked child, which must not import anything
+    import ctypes
+
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+
+
+def die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGKILL when the test process dies, even when it is
+    killed or ends with ``os._exit`` (as pytest-xdist workers may), so no server outlives the run."""
+    if _prctl is not None:
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; weed takes long to stop on SIGTERM
 
 
 def _free_ports(count: int) -> list[int]:
@@ -97,7 +111,7 @@ def _start(binary: str) -> WeedServer:
     ]
     log = (workdir / "weed.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               cwd=workdir, start_new_session=True)
+                               cwd=workdir, start_new_session=True, preexec_fn=die_with_parent)
     server = WeedServer(endpoint=f"http://127.0.0.1:{s3}", process=process, workdir=workdir)
     try:
         _wait_until_ready(server)
@@ -137,6 +151,14 @@ def _wait_until_ready(server: WeedServer) -> None:
             time.sleep(0.2)
 
 
+def stop_weed() -> None:
+    """Stop the process-wide server (session fixtures call this at the end; safe to call twice)."""
+    global _server
+    if _server is not None:
+        _server.stop()
+        _server = None
+
+
 def require_weed() -> WeedServer:
     """The process-wide SeaweedFS server, started on first use; skip (fail under CI) without ``weed``."""
     global _server
@@ -150,5 +172,5 @@ def require_weed() -> WeedServer:
             pytest.fail(reason + " and CI is set, so this is a failure.", pytrace=False)
         pytest.skip(reason)
     _server = _start(binary)
-    atexit.register(_server.stop)
+    atexit.register(stop_weed)
     return _server

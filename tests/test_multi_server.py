@@ -65,7 +65,8 @@ class Server:
                    "--log-level", "warning", "--timeout", "60", "wsgi:app"]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, env={**os.environ, **env}, stdout=self._log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=s3server.die_with_parent)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -215,16 +216,26 @@ def _load_program(database_url: str, tmp: Path) -> dict[str, Any]:
         dispose_engines()
 
 
-def _storage_env(tmp: Path) -> tuple[str, dict[str, str]]:
-    if s3server.weed_binary() is not None or os.environ.get("CI"):
-        server = s3server.require_weed()
-        return "s3", server.config()
+@pytest.fixture(scope="session")
+def object_store() -> Iterator[s3server.WeedServer | None]:
+    """SeaweedFS when its binary is there (always under CI), else None: a shared directory then."""
+    if s3server.weed_binary() is None and not os.environ.get("CI"):
+        yield None
+        return
+    yield s3server.require_weed()
+    s3server.stop_weed()
+
+
+def _storage_env(object_store: s3server.WeedServer | None, tmp: Path) -> tuple[str, dict[str, str]]:
+    if object_store is not None:
+        return "s3", object_store.config()
     # Without an object store both servers use one directory, like a shared volume.
     return "shared-dir", {"EVIDENCE_STORAGE": "local", "EVIDENCE_DIR": str(tmp / "shared-evidence")}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+            object_store: s3server.WeedServer | None) -> Iterator[Cluster]:
     mode = request.param
     if mode == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL mode needs PORTAL_TEST_DATABASE_URL (the SQLite mode ran)")
@@ -232,7 +243,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     tmp = tmp_path_factory.mktemp(f"multi-{mode}")
     database_url = _pg_database() if mode == "postgresql" else _sqlite_database(tmp)
     ids = _load_program(database_url, tmp)
-    storage, storage_env = _storage_env(tmp)
+    storage, storage_env = _storage_env(object_store, tmp)
     if storage == "s3":
         from portal.profiles.storage import S3Storage
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -30,8 +31,9 @@ PDF = b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%
 
 
 @pytest.fixture(scope="session")
-def weed() -> s3server.WeedServer:
-    return s3server.require_weed()
+def weed() -> Iterator[s3server.WeedServer]:
+    yield s3server.require_weed()
+    s3server.stop_weed()
 
 
 @pytest.fixture
