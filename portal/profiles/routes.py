@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from forms.questionnaire import AutosaveForm, build_category_form, field_key
 from portal.action_plans.models import ActionPlan
@@ -161,6 +162,15 @@ def autosave(profile_id: int, criterion_id: str):
         current = queries.answers_of(profile).get(criterion.id)
         return jsonify({"ok": False, "conflict": True, "error": error.message, "mine": error.mine,
                         "theirs": error.theirs, "version": current.version if current else None,
+                        "by": current.updated_by.full_name if current and current.updated_by else None}), 409
+    except StaleDataError:
+        # Another save of this answer committed between our read and our UPDATE (the version in its WHERE
+        # clause no longer matched): the same conflict as above, as JSON for the page's script.
+        db_session.rollback()
+        current = queries.answers_of(profile).get(criterion.id)
+        return jsonify({"ok": False, "conflict": True, "error": f"Someone else saved criterion {criterion.id} "
+                        "at the same moment.", "mine": form.narrative.data, "theirs": current.narrative if current
+                        else "", "version": current.version if current else None,
                         "by": current.updated_by.full_name if current and current.updated_by else None}), 409
     except DomainError as error:
         db_session.rollback()

@@ -20,7 +20,6 @@ Every GET of one staff and one trade actor is also checked not to change the dat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any
@@ -29,7 +28,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Blueprint, url_for
 from jinja2 import BytecodeCache
-from sqlalchemy import func, select, text
+from werkzeug.routing import IntegerConverter
+from sqlalchemy import func, select
 
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole
@@ -434,9 +434,9 @@ def build_world(app: Any, cast: factories.Cast) -> World:
     from portal.profiles.models import EvidenceLink
     from portal.profiles.services import profile_for_account
     from portal.profiles.submission import submit_profile
-    from portal.reviews.models import Review
     from portal.reviews import decisions
     from portal.reviews import services as review_services
+    from portal.reviews.models import Review
     from portal.reviews.workflow import Recommendation
     from portal.validations import calendar, findings, visits
     from portal.validations import services as validation_services
@@ -521,7 +521,6 @@ def build_world(app: Any, cast: factories.Cast) -> World:
         notification = db_session.scalar(select(Notification).where(Notification.user_id == officer.id))
         db_session.commit()
         assert db_session.get(EvidenceLink, link.id) is not None and notification is not None
-        carrier_profile = profile_for_account(carrier)
         return World(
             params={
                 "company_id": company.id,
@@ -733,3 +732,23 @@ def test_access_matrix(app, client, cast, login, actor):
         login(cast.email(actor))
     mismatches, _ = run_matrix(app, client, world, actor, check_reads=actor in READ_ONLY_CHECKED)
     assert not mismatches, f"{actor}: {len(mismatches)} route(s) answer unexpectedly:\n" + "\n".join(mismatches)
+
+
+def test_out_of_range_ids_are_404_on_every_route(app, client, cast, login):
+    """Every ``<int:...>`` in every route: an id past the database's integer range (PostgreSQL ``integer``)
+    is no page (404), for GET and POST alike, instead of a driver error (a 500)."""
+    app.jinja_env.bytecode_cache = SHARED_BYTECODE
+    login(cast.email("admin"))
+    values = {"token": "x", "criterion_id": "1.1", "catalog_id": "msc-2023", "fmt": "csv", "filename": "x"}
+    wrong = []
+    for (endpoint, method), rule in sorted(_routes(app).items()):
+        numbers = [name for name, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
+        if not numbers:
+            continue
+        with app.test_request_context():
+            url = url_for(endpoint, **{name: 2**31 if name in numbers else values.get(name, "x")
+                                       for name in rule.arguments})
+        outcome = _observe(app, client, endpoint, method, url)
+        if outcome.status != 404:
+            wrong.append(f"{method} {url}: {outcome.status} {outcome.error}")
+    assert not wrong, "\n".join(wrong)

@@ -11,8 +11,8 @@ missing fields. For each example:
 
 Every test reuses one app and one set of objects for all its examples (``build_world`` of the access
 matrix), signs its users in once, and resets only what an accepted example consumed. Examples per form:
-``FUZZ_EXAMPLES`` if set, else 200 when ``CI`` is set and 25 otherwise; CI runs are derandomized, so a
-failure there reproduces.
+``FUZZ_EXAMPLES`` if set, else 200 when ``CI`` is set and 25 otherwise (query strings of list pages get a
+quarter of that); CI runs are derandomized, so a failure there reproduces.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (200 if os.environ.get("CI") e
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=bool(os.environ.get("CI")),
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
+# Query strings of list pages and downloads (GET filters, not forms that store anything): a quarter as many.
+FUZZ_QUERIES = settings(FUZZ, max_examples=max(EXAMPLES // 4, 10))
 
 # --- strategies -------------------------------------------------------------------------------------
 
@@ -581,12 +583,14 @@ SPECS: dict[str, FormSpec] = {
         watch=("users",), may_change=("users", "audit_events"),   # a wrong current password counts as a failure
         accepted=lambda r, d: r.status_code == 302 and urlsplit(r.headers.get("Location", "")).path != "/auth/login"
         and d.get("current_password") == factories.PASSWORD,
-        invalid=lambda d: d.get("current_password") != factories.PASSWORD or d.get("new_password") != d.get(
-            "confirm_password") or not isinstance(d.get("new_password"), str) or not 12 <= len(d["new_password"]) <= 128,
+        invalid=lambda d: d.get("current_password") != factories.PASSWORD
+        or d.get("new_password") != d.get("confirm_password") or not isinstance(d.get("new_password"), str)
+        or not 12 <= len(d["new_password"]) <= 128,
         reset=restore_password),
     "staff_user": FormSpec(
         "admin", lambda ctx: "/admin/users",
-        {"full_name": st.one_of(st.none(), st.just("Sam Staff"), junk), "email": st.one_of(st.none(), st.emails(), junk),
+        {"full_name": st.one_of(st.none(), st.just("Sam Staff"), junk),
+         "email": st.one_of(st.none(), st.emails(), junk),
          "role": st.one_of(st.none(), choice("reviewer", "supervisor", "admin")),
          "password": st.one_of(st.none(), st.just("a long enough passphrase 42"), junk)},
         watch=("users",),
@@ -692,7 +696,8 @@ SPECS["agreement"] = FormSpec(
     {"typed_name": st.one_of(st.none(), st.sampled_from(["Olivia Officer", "olivia officer"]), junk),
      "accept": st.one_of(st.none(), choice("y", "false", ""))},
     watch=("agreement_signatures", "trade_accounts", "security_profiles"),
-    invalid=lambda d: blank(d, "typed_name") or d.get("accept") in (None, "", "false") or too_long(d, "typed_name", 200),
+    invalid=lambda d: blank(d, "typed_name") or d.get("accept") in (None, "", "false")
+    or too_long(d, "typed_name", 200),
     setup=lambda ctx: fresh_application(ctx, "agreement"), reset=lambda ctx: fresh_application(ctx, "agreement"))
 
 
@@ -741,7 +746,7 @@ QUERY_PAGES: dict[str, tuple[str, Callable[[Ctx], str], tuple[str, ...]]] = {
 
 
 @pytest.mark.parametrize("name", sorted(QUERY_PAGES))
-@FUZZ
+@FUZZ_QUERIES
 @given(data=st.data())
 def test_every_query_string_is_harmless(ctx: Ctx, name: str, data: Any) -> None:
     actor, url, names = QUERY_PAGES[name]
