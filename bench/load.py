@@ -100,9 +100,10 @@ def prepare(workdir: Path, users: int) -> dict[str, Any]:
     env = server_env(workdir)
     flask = [PYTHON, "-m", "flask", "--app", "wsgi"]
     for command in (["db", "upgrade"], ["demo-data"]):
-        subprocess.run([*flask, *command], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, text=True)
-    done = subprocess.run([PYTHON, "-c", PREPARE.format(pattern=LOAD_USER), str(users)], cwd=PROJECT_ROOT, env=env,
-                          check=True, capture_output=True, text=True)
+        subprocess.run([*flask, *command], cwd=PROJECT_ROOT, env=env, check=True,  # noqa: S603 (our own command)
+                       capture_output=True, text=True)
+    done = subprocess.run([PYTHON, "-c", PREPARE.format(pattern=LOAD_USER), str(users)],  # noqa: S603
+                          cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -112,7 +113,7 @@ class Server:
     def __init__(self, workdir: Path, workers: int) -> None:
         self.port = free_port()
         self.log = open(workdir / "gunicorn.log", "w+")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 (our own fixed command line)
             [PYTHON, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}", "--timeout", "60",
              "wsgi:app"], cwd=PROJECT_ROOT, env=server_env(workdir), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Blueprint, url_for
 from jinja2 import BytecodeCache
-from werkzeug.routing import IntegerConverter
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter
 
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole
