@@ -52,8 +52,8 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from portal import db, security
-    from portal.notifications import mail
     from portal.models import import_all_models
+    from portal.notifications import mail
 
     import_all_models()
     db.init_app(app)
@@ -62,20 +62,20 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.action_plans.routes import bp as action_plans_bp
     from portal.admin.routes import bp as admin_bp
     from portal.auth.routes import bp as auth_bp
+    from portal.catalog.routes import bp as catalog_bp
     from portal.companies.account_routes import bp as accounts_bp
     from portal.companies.routes import bp as companies_bp
-    from portal.action_plans.routes import bp as action_plans_bp
-    from portal.catalog.routes import bp as catalog_bp
+    from portal.exports.routes import bp as exports_bp
     from portal.main.routes import bp as main_bp
+    from portal.partners.routes import bp as partners_bp
     from portal.profiles.evidence_routes import bp as evidence_bp
     from portal.profiles.routes import bp as profiles_bp
     from portal.profiles.submission_routes import bp as submissions_bp
     from portal.reviews.queue_routes import bp as queue_bp
     from portal.reviews.routes import bp as reviews_bp
-    from portal.exports.routes import bp as exports_bp
-    from portal.partners.routes import bp as partners_bp
     from portal.validations.routes import bp as validations_bp
 
     for blueprint in (main_bp, auth_bp, companies_bp, accounts_bp, admin_bp, catalog_bp, profiles_bp,

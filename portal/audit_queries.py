@@ -158,7 +158,8 @@ def events_page(filters: AuditFilters, page: int, *, company_scope: int | None =
         if company_scope is not None and staff:
             actor, ip_address = "CBP", None
         else:
-            actor, ip_address = event.actor_email or ("Not signed in or system" if event.actor_id is None else ""), event.ip_address
+            actor = event.actor_email or ("Not signed in or system" if event.actor_id is None else "")
+            ip_address = event.ip_address
         items.append(EventRow(id=event.id, occurred_at=event.occurred_at, actor=actor, actor_is_staff=staff,
                               company_id=event.company_id, company_name=company_name, action=event.action,
                               object_type=event.object_type, object_id=event.object_id, summary=event.summary,

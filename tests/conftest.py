@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     import sys
 
-    moving = Clock(datetime.now(timezone.utc).replace(microsecond=0))
+    moving = Clock(datetime.now(UTC).replace(microsecond=0))
     import portal.clock
 
     original = portal.clock.utcnow

@@ -129,7 +129,8 @@ def save_eligibility(account: TradeAccount, answers: Mapping[str, bool], *, by: 
     return result
 
 
-def duplicate_accounts(kind: IdentifierKind, value: str, *, exclude_account_id: int | None = None) -> list[TradeAccount]:
+def duplicate_accounts(kind: IdentifierKind, value: str, *,
+                       exclude_account_id: int | None = None) -> list[TradeAccount]:
     """Other accounts that hold the same identifier (flagged to CBP)."""
     query = select(TradeAccount).join(BusinessIdentifier).where(
         BusinessIdentifier.kind == kind, BusinessIdentifier.value == value

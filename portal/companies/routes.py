@@ -35,7 +35,8 @@ def _address_data(form: Any, kind: AddressKind) -> services.AddressData:
     return services.AddressData(
         kind=kind, name=form.name.data or None, line1=form.line1.data, line2=form.line2.data or None,
         city=form.city.data, region=form.region.data or None, postal_code=form.postal_code.data or None,
-        country=form.country.data, timezone=(timezone.data if timezone else None) or default_timezone(form.country.data),
+        country=form.country.data,
+        timezone=(timezone.data if timezone else None) or default_timezone(form.country.data),
         visitable=bool(visitable.data) if visitable else False,
     )
 

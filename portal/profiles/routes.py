@@ -13,7 +13,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from forms.questionnaire import AutosaveForm, build_category_form, field_key
 from portal.action_plans.models import ActionPlan
 from portal.auth.permissions import can_edit_profile, can_view_profile, ensure
-from portal.catalog.schema import Criterion
 from portal.clock import utcnow
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit

@@ -113,7 +113,8 @@ def canonical_content(profile: SecurityProfile, number: int, *, attested_name: s
             "action_plans": [{"gap": plan.gap, "corrective_action": plan.corrective_action,
                               "owner": plan.owner_display, "target_date": plan.target_date.isoformat(),
                               "status": plan.status.value,
-                              "milestones": [{"text": m.text, "due_date": m.due_date.isoformat() if m.due_date else None,
+                              "milestones": [{"text": m.text,
+                                              "due_date": m.due_date.isoformat() if m.due_date else None,
                                               "done": m.done} for m in plan.milestones]}
                              for plan in plans.get(criterion.id, [])],
         })
