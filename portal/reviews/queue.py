@@ -1,4 +1,4 @@
-"""Reads for the review queue, the reviewer and supervisor dashboards and the in-app inbox.
+"""Reads for the review queue (the dashboards are in ``dashboards.py``, the inbox in notifications).
 
 The queue page is one SELECT (reviews joined to profile, account, company and reviewer, with the
 headquarters country and the first submission date as correlated subqueries) plus one COUNT,
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, extract, func, or_, select, type_coerce, update
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -22,7 +22,6 @@ from portal.companies.business_types import BusinessType
 from portal.companies.models import Address, BusinessIdentifier, Company, TradeAccount
 from portal.companies.workflow import AddressKind
 from portal.db import UTCDateTime, db_session
-from portal.notifications.inbox import Notification
 from portal.profiles.models import SecurityProfile
 from portal.reviews.models import Review
 from portal.reviews.workflow import Recommendation, ReviewStatus
@@ -204,7 +203,7 @@ def _target_start() -> ColumnElement[datetime]:
                        UTCDateTime())
 
 
-def _joined(stmt: Select[Any]) -> Select[Any]:
+def join_review_context(stmt: Select[Any]) -> Select[Any]:
     return (stmt.join(SecurityProfile, SecurityProfile.id == Review.profile_id)
             .join(TradeAccount, TradeAccount.id == SecurityProfile.account_id)
             .join(Company, Company.id == TradeAccount.company_id))
@@ -290,12 +289,13 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
     per_page = max(1, per_page)
     target_start = _target_start()
     conditions = _conditions(filters, user, now, target_start)
-    total = db_session.scalar(_joined(select(func.count(Review.id)).select_from(Review)).where(*conditions)) or 0
+    count = join_review_context(select(func.count(Review.id)).select_from(Review)).where(*conditions)
+    total = db_session.scalar(count) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     target_col = target_start.label("target_start")
     stmt = (
-        _joined(select(
+        join_review_context(select(
             Review.id, Review.profile_id, Review.version_number, Review.status, Review.submitted_at,
             Review.reviewer_id, Review.recommendation, SecurityProfile.account_id, TradeAccount.company_id,
             TradeAccount.business_type, TradeAccount.account_number, Company.legal_name, Company.dba,
@@ -331,185 +331,3 @@ def page_numbers(page: int, pages: int, around: int = 1) -> list[int | None]:
             result.append(number - 1 if number - (result[-1] or 0) == 2 else None)
         result.append(number)
     return result
-
-
-# -- dashboards ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReviewerDashboard:
-    my_counts: dict[ReviewStatus, int]
-    my_overdue: QueuePage
-    unassigned: int
-
-
-def reviewer_dashboard(user: User, *, now: datetime | None = None, overdue_limit: int = 20) -> ReviewerDashboard:
-    """My reviews by status, my overdue reviews (most overdue first) and the unassigned open reviews."""
-    now = now or clock.utcnow()
-    counts = dict(db_session.execute(select(Review.status, func.count(Review.id))
-                                     .where(Review.reviewer_id == user.id).group_by(Review.status)).all())
-    my_counts = {status: counts.get(status, 0) for status in ReviewStatus}
-    overdue = queue_page(QueueFilters(assigned="me", overdue=True), QueueSort(key="days_left"), 1,
-                         per_page=overdue_limit, user=user, now=now)
-    unassigned = db_session.scalar(select(func.count(Review.id)).where(
-        Review.reviewer_id.is_(None), Review.status != ReviewStatus.DECIDED)) or 0
-    return ReviewerDashboard(my_counts=my_counts, my_overdue=overdue, unassigned=unassigned)
-
-
-@dataclass(frozen=True)
-class AwaitingApproval:
-    """A recommendation waiting for a supervisor's four-eyes decision."""
-
-    review_id: int
-    company_name: str
-    business_type: BusinessType
-    version: int
-    recommendation: Recommendation | None
-    recommended_at: datetime | None
-    recommended_by_id: int | None
-    recommended_by_name: str | None
-    reviewer_id: int | None
-
-
-def awaiting_approval(limit: int = 100) -> list[AwaitingApproval]:
-    """Recommended reviews, oldest recommendation first."""
-    recommender = aliased(User)
-    stmt = (_joined(select(Review.id, Review.version_number, Review.recommendation, Review.recommended_at,
-                           Review.recommended_by_id, Review.reviewer_id, Company.legal_name,
-                           TradeAccount.business_type, recommender.full_name.label("recommender"))
-                    .select_from(Review))
-            .outerjoin(recommender, recommender.id == Review.recommended_by_id)
-            .where(Review.status == ReviewStatus.RECOMMENDED)
-            .order_by(Review.recommended_at.asc(), Review.id.asc()).limit(limit))
-    return [AwaitingApproval(review_id=r.id, company_name=r.legal_name, business_type=r.business_type,
-                             version=r.version_number, recommendation=r.recommendation,
-                             recommended_at=r.recommended_at, recommended_by_id=r.recommended_by_id,
-                             recommended_by_name=r.recommender, reviewer_id=r.reviewer_id)
-            for r in db_session.execute(stmt)]
-
-
-def _dialect() -> str:
-    return db_session.get_bind().dialect.name
-
-
-def _days_between(later: Any, earlier: Any) -> Any:
-    if _dialect() == "sqlite":
-        return func.julianday(later) - func.julianday(earlier)
-    return extract("epoch", later - earlier) / 86400.0
-
-
-@dataclass(frozen=True)
-class CertificationTime:
-    average_days: float | None
-    certifications: int
-
-
-def average_days_to_certification() -> CertificationTime:
-    """Mean days from submission to the supervisor's decision, over reviews decided as certify."""
-    row = db_session.execute(
-        select(func.avg(_days_between(Review.decided_at, Review.submitted_at)), func.count(Review.id))
-        .where(Review.status == ReviewStatus.DECIDED, Review.outcome == Recommendation.CERTIFY,
-               Review.decided_at.is_not(None))).one()
-    average, count = row
-    return CertificationTime(average_days=round(float(average), 1) if average is not None else None,
-                             certifications=count or 0)
-
-
-@dataclass(frozen=True)
-class MonthDecisions:
-    month: date  # first day of the month (UTC)
-    counts: dict[Recommendation, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def label(self) -> str:
-        return self.month.strftime("%b %Y")
-
-    @property
-    def key(self) -> str:
-        return self.month.strftime("%Y-%m")
-
-
-def _month_key(column: Any) -> Any:
-    if _dialect() == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
-
-
-def _months_back(today: date, months: int) -> list[date]:
-    result = []
-    year, month = today.year, today.month
-    for _ in range(months):
-        result.append(date(year, month, 1))
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return list(reversed(result))
-
-
-def decisions_per_month(months: int = 12, *, now: datetime | None = None) -> list[MonthDecisions]:
-    """Decided reviews per calendar month (UTC) and outcome, for the last ``months`` months,
-    oldest first, months without decisions included."""
-    now = now or clock.utcnow()
-    calendar = _months_back(now.date(), months)
-    start = datetime(calendar[0].year, calendar[0].month, 1, tzinfo=now.tzinfo)
-    month = _month_key(Review.decided_at).label("month")
-    counts: dict[str, dict[Recommendation, int]] = {}
-    for key, outcome, count in db_session.execute(
-            select(month, Review.outcome, func.count(Review.id))
-            .where(Review.status == ReviewStatus.DECIDED, Review.decided_at >= start, Review.outcome.is_not(None))
-            .group_by(month, Review.outcome)):
-        counts.setdefault(key, {})[outcome] = count
-    return [MonthDecisions(month=first, counts={outcome: counts.get(first.strftime("%Y-%m"), {}).get(outcome, 0)
-                                                for outcome in Recommendation})
-            for first in calendar]
-
-
-# -- the in-app inbox ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InboxPage:
-    items: list[Notification]
-    total: int
-    unread: int
-    page: int
-    pages: int
-    per_page: int
-
-
-def inbox_page(user_id: int, page: int, per_page: int = PER_PAGE) -> InboxPage:
-    """The user's notifications, newest first, one page at a time."""
-    total, unread = db_session.execute(
-        select(func.count(Notification.id), func.count(case((Notification.read_at.is_(None), 1))))
-        .where(Notification.user_id == user_id)).one()
-    pages = max(1, math.ceil((total or 0) / per_page))
-    page = min(max(1, page), pages)
-    items = list(db_session.scalars(
-        select(Notification).where(Notification.user_id == user_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)))
-    return InboxPage(items=items, total=total or 0, unread=unread or 0, page=page, pages=pages, per_page=per_page)
-
-
-def own_notification(user_id: int, notification_id: int) -> Notification | None:
-    """The notification if it belongs to the user; someone else's is None (the view answers 404)."""
-    return db_session.scalar(select(Notification).where(Notification.id == notification_id,
-                                                        Notification.user_id == user_id))
-
-
-def mark_read(notification: Notification) -> None:
-    """Mark one notification read (a second time changes nothing). Flushes; the view commits."""
-    if notification.read_at is None:
-        notification.read_at = clock.utcnow()
-        db_session.flush()
-
-
-def mark_all_read(user_id: int) -> int:
-    """Mark every unread notification of the user read; returns how many changed."""
-    result = db_session.execute(update(Notification)
-                                .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-                                .values(read_at=clock.utcnow())
-                                .execution_options(synchronize_session=False))
-    return result.rowcount or 0

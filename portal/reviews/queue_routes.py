@@ -12,8 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from portal.auth.permissions import can_assign_reviews, staff_required
 from portal.db import db_session
+from portal.notifications import inbox
 from portal.notifications.inbox import unread_count
-from portal.reviews import queue, services
+from portal.reviews import dashboards, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from portal.security import is_safe_next
 
@@ -44,13 +45,13 @@ def index():
 def dashboard():
     """The reviewer's own counts and overdue reviews; supervisors also see approvals, the average
     time to certification and decisions per month."""
-    mine = queue.reviewer_dashboard(current_user)
+    mine = dashboards.reviewer_dashboard(current_user)
     supervisor: dict[str, Any] = {}
     if can_assign_reviews(current_user):
-        months = queue.decisions_per_month()
+        months = dashboards.decisions_per_month()
         supervisor = {
-            "awaiting": queue.awaiting_approval(),
-            "certification": queue.average_days_to_certification(),
+            "awaiting": dashboards.awaiting_approval(),
+            "certification": dashboards.average_days_to_certification(),
             "months": months,
             "chart": [{"label": m.label, "value": m.total,
                        "detail": ", ".join(f"{o.label} {m.counts.get(o, 0)}" for o in Recommendation)}
@@ -77,10 +78,10 @@ def _safe_link(link: str | None) -> str | None:
 @login_required
 def notifications():
     """The signed-in user's notifications, newest first, unread ones marked."""
-    inbox = queue.inbox_page(current_user.id, queue.parse_page(request.args.get("page")))
-    g.unread_notifications = inbox.unread  # the header shows the same count without asking again
-    return render_template("notifications/index.html", inbox=inbox, safe_link=_safe_link,
-                           page_numbers=queue.page_numbers(inbox.page, inbox.pages),
+    page = inbox.inbox_page(current_user.id, queue.parse_page(request.args.get("page")))
+    g.unread_notifications = page.unread  # the header shows the same count without asking again
+    return render_template("notifications/index.html", inbox=page, safe_link=_safe_link,
+                           page_numbers=queue.page_numbers(page.page, page.pages),
                            current_url=request.full_path.rstrip("?"))
 
 
@@ -93,10 +94,10 @@ def _back() -> Any:
 @login_required
 def mark_read(notification_id: int):
     """Mark one of your own notifications read; anyone else's answers 404."""
-    notification = queue.own_notification(current_user.id, notification_id)
+    notification = inbox.own_notification(current_user.id, notification_id)
     if notification is None:
         abort(404)
-    queue.mark_read(notification)
+    inbox.mark_read(notification)
     db_session.commit()
     flash(f"Marked as read: {notification.title}", "success")
     return _back()
@@ -105,7 +106,7 @@ def mark_read(notification_id: int):
 @bp.route("/notifications/read-all", methods=["POST"])
 @login_required
 def mark_all_read():
-    changed = queue.mark_all_read(current_user.id)
+    changed = inbox.mark_all_read(current_user.id)
     db_session.commit()
     flash(f"{changed} notification{'' if changed == 1 else 's'} marked as read.", "success")
     return _back()

@@ -23,7 +23,7 @@ from portal.notifications.inbox import Notification
 from portal.profiles.models import ProfileVersion, SecurityProfile
 from portal.profiles.submission import submit_profile
 from portal.profiles.workflow import ProfileStatus
-from portal.reviews import queue
+from portal.reviews import dashboards, queue
 from portal.reviews.models import Review
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from tests import factories
@@ -534,7 +534,7 @@ def test_average_days_on_the_database(db, cast, ids):
     set_review(decided[0], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 11, 12, tzinfo=UTC))
     set_review(decided[1], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 21, 6, tzinfo=UTC),
                submitted_at=datetime(2024, 1, 1, tzinfo=UTC))
-    result = queue.average_days_to_certification()                  # (10.5 + 20.25) / 2 = 15.375
+    result = dashboards.average_days_to_certification()                  # (10.5 + 20.25) / 2 = 15.375
     assert result.certifications == 2 and result.average_days == 15.4
 
 
@@ -544,7 +544,7 @@ def test_decisions_per_month_fills_empty_months(db, cast, ids):
     set_review(decided[0], outcome=Recommendation.CERTIFY, decided_at=datetime(2025, 3, 1, 0, 30, tzinfo=UTC))
     set_review(decided[1], outcome=Recommendation.DENY, decided_at=datetime(2024, 4, 30, 23, 30, tzinfo=UTC))
     set_review(decided[2], outcome=Recommendation.RETURN, decided_at=datetime(2024, 3, 31, 23, 59, tzinfo=UTC))
-    months = queue.decisions_per_month(now=moment)
+    months = dashboards.decisions_per_month(now=moment)
     assert [m.key for m in months][0] == "2024-04" and months[-1].key == "2025-03" and len(months) == 12
     assert months[0].counts[Recommendation.DENY] == 1 and months[0].total == 1
     assert months[-1].counts == {Recommendation.CERTIFY: 1, Recommendation.RETURN: 0, Recommendation.DENY: 0}

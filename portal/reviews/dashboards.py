@@ -1,0 +1,152 @@
+"""Reads for the reviewer and supervisor dashboards: my reviews, recommendations awaiting approval,
+time to certification and decisions per month, each in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import extract, func, select
+from sqlalchemy.orm import aliased
+
+from portal import clock
+from portal.auth.models import User
+from portal.companies.business_types import BusinessType
+from portal.companies.models import Company, TradeAccount
+from portal.db import db_session
+from portal.reviews.models import Review
+from portal.reviews.queue import QueueFilters, QueuePage, QueueSort, join_review_context, queue_page
+from portal.reviews.workflow import Recommendation, ReviewStatus
+
+# -- dashboards ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewerDashboard:
+    my_counts: dict[ReviewStatus, int]
+    my_overdue: QueuePage
+    unassigned: int
+
+
+def reviewer_dashboard(user: User, *, now: datetime | None = None, overdue_limit: int = 20) -> ReviewerDashboard:
+    """My reviews by status, my overdue reviews (most overdue first) and the unassigned open reviews."""
+    now = now or clock.utcnow()
+    counts = dict(db_session.execute(select(Review.status, func.count(Review.id))
+                                     .where(Review.reviewer_id == user.id).group_by(Review.status)).all())
+    my_counts = {status: counts.get(status, 0) for status in ReviewStatus}
+    overdue = queue_page(QueueFilters(assigned="me", overdue=True), QueueSort(key="days_left"), 1,
+                         per_page=overdue_limit, user=user, now=now)
+    unassigned = db_session.scalar(select(func.count(Review.id)).where(
+        Review.reviewer_id.is_(None), Review.status != ReviewStatus.DECIDED)) or 0
+    return ReviewerDashboard(my_counts=my_counts, my_overdue=overdue, unassigned=unassigned)
+
+
+@dataclass(frozen=True)
+class AwaitingApproval:
+    """A recommendation waiting for a supervisor's four-eyes decision."""
+
+    review_id: int
+    company_name: str
+    business_type: BusinessType
+    version: int
+    recommendation: Recommendation | None
+    recommended_at: datetime | None
+    recommended_by_id: int | None
+    recommended_by_name: str | None
+    reviewer_id: int | None
+
+
+def awaiting_approval(limit: int = 100) -> list[AwaitingApproval]:
+    """Recommended reviews, oldest recommendation first."""
+    recommender = aliased(User)
+    stmt = (join_review_context(select(Review.id, Review.version_number, Review.recommendation, Review.recommended_at,
+                           Review.recommended_by_id, Review.reviewer_id, Company.legal_name,
+                           TradeAccount.business_type, recommender.full_name.label("recommender"))
+                    .select_from(Review))
+            .outerjoin(recommender, recommender.id == Review.recommended_by_id)
+            .where(Review.status == ReviewStatus.RECOMMENDED)
+            .order_by(Review.recommended_at.asc(), Review.id.asc()).limit(limit))
+    return [AwaitingApproval(review_id=r.id, company_name=r.legal_name, business_type=r.business_type,
+                             version=r.version_number, recommendation=r.recommendation,
+                             recommended_at=r.recommended_at, recommended_by_id=r.recommended_by_id,
+                             recommended_by_name=r.recommender, reviewer_id=r.reviewer_id)
+            for r in db_session.execute(stmt)]
+
+
+def _dialect() -> str:
+    return db_session.get_bind().dialect.name
+
+
+def _days_between(later: Any, earlier: Any) -> Any:
+    if _dialect() == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return extract("epoch", later - earlier) / 86400.0
+
+
+@dataclass(frozen=True)
+class CertificationTime:
+    average_days: float | None
+    certifications: int
+
+
+def average_days_to_certification() -> CertificationTime:
+    """Mean days from submission to the supervisor's decision, over reviews decided as certify."""
+    row = db_session.execute(
+        select(func.avg(_days_between(Review.decided_at, Review.submitted_at)), func.count(Review.id))
+        .where(Review.status == ReviewStatus.DECIDED, Review.outcome == Recommendation.CERTIFY,
+               Review.decided_at.is_not(None))).one()
+    average, count = row
+    return CertificationTime(average_days=round(float(average), 1) if average is not None else None,
+                             certifications=count or 0)
+
+
+@dataclass(frozen=True)
+class MonthDecisions:
+    month: date  # first day of the month (UTC)
+    counts: dict[Recommendation, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def label(self) -> str:
+        return self.month.strftime("%b %Y")
+
+    @property
+    def key(self) -> str:
+        return self.month.strftime("%Y-%m")
+
+
+def _month_key(column: Any) -> Any:
+    if _dialect() == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+
+
+def _months_back(today: date, months: int) -> list[date]:
+    result = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        result.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return list(reversed(result))
+
+
+def decisions_per_month(months: int = 12, *, now: datetime | None = None) -> list[MonthDecisions]:
+    """Decided reviews per calendar month (UTC) and outcome, for the last ``months`` months,
+    oldest first, months without decisions included."""
+    now = now or clock.utcnow()
+    calendar = _months_back(now.date(), months)
+    start = datetime(calendar[0].year, calendar[0].month, 1, tzinfo=now.tzinfo)
+    month = _month_key(Review.decided_at).label("month")
+    counts: dict[str, dict[Recommendation, int]] = {}
+    for key, outcome, count in db_session.execute(
+            select(month, Review.outcome, func.count(Review.id))
+            .where(Review.status == ReviewStatus.DECIDED, Review.decided_at >= start, Review.outcome.is_not(None))
+            .group_by(month, Review.outcome)):
+        counts.setdefault(key, {})[outcome] = count
+    return [MonthDecisions(month=first, counts={outcome: counts.get(first.strftime("%Y-%m"), {}).get(outcome, 0)
+                                                for outcome in Recommendation})
+            for first in calendar]
