@@ -91,5 +91,32 @@ class DecisionForm(PortalForm):
             raise ValidationError("Give the reason.")
 
 
-class AssignForm(PortalForm):
-    reviewer_id = SelectField("Reviewer", coerce=int, choices=[], validators=[DataRequired("Choose a reviewer.")])
+ASSIGN_SELECTED_MAX = 100
+
+
+class _ReviewIdsField(SelectMultipleField):
+    """Review ids ticked in the queue; anything that is not a whole number is refused in plain words."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            self.data = []
+            raise ValueError("The selection is not valid: reload the queue and tick the reviews again.") from error
+
+
+class AssignSelectedForm(PortalForm):
+    """The queue's one assign form: the reviews ticked in the table (their checkboxes name this form)
+    and the reviewer they go to."""
+
+    review_ids = _ReviewIdsField("Reviews", coerce=int, validate_choice=False)
+    reviewer_id = SelectField("Assign the selected reviews to", coerce=int, choices=[],
+                              validators=[DataRequired("Choose a reviewer.")])
+
+    def validate_review_ids(self, field: Any) -> None:
+        if field.process_errors:
+            return  # the unreadable selection is already reported
+        if not field.data:
+            raise ValidationError("Select at least one review in the table.")
+        if len(set(field.data or ())) > ASSIGN_SELECTED_MAX:
+            raise ValidationError(f"Select at most {ASSIGN_SELECTED_MAX} reviews at a time.")

@@ -57,9 +57,22 @@ class AwaitingApproval:
     reviewer_id: int | None
 
 
-def awaiting_approval(limit: int = 100) -> list[AwaitingApproval]:
-    """Recommended reviews, oldest recommendation first."""
+@dataclass(frozen=True)
+class AwaitingList:
+    """The oldest recommendations awaiting approval, and how many there are in all."""
+
+    rows: list[AwaitingApproval]
+    total: int
+
+
+AWAITING_SHOWN = 25
+
+
+def awaiting_approval(limit: int = AWAITING_SHOWN) -> AwaitingList:
+    """The oldest ``limit`` recommended reviews, oldest recommendation first, and the total: the
+    dashboard shows a fixed number of rows (the queue filtered on "recommended" lists them all)."""
     recommender = aliased(User)
+    total = db_session.scalar(select(func.count(Review.id)).where(Review.status == ReviewStatus.RECOMMENDED)) or 0
     stmt = (join_review_context(select(Review.id, Review.version_number, Review.recommendation, Review.recommended_at,
                            Review.recommended_by_id, Review.reviewer_id, Company.legal_name,
                            TradeAccount.business_type, recommender.full_name.label("recommender"))
@@ -67,11 +80,12 @@ def awaiting_approval(limit: int = 100) -> list[AwaitingApproval]:
             .outerjoin(recommender, recommender.id == Review.recommended_by_id)
             .where(Review.status == ReviewStatus.RECOMMENDED)
             .order_by(Review.recommended_at.asc(), Review.id.asc()).limit(limit))
-    return [AwaitingApproval(review_id=r.id, company_name=r.legal_name, business_type=r.business_type,
+    rows = [AwaitingApproval(review_id=r.id, company_name=r.legal_name, business_type=r.business_type,
                              version=r.version_number, recommendation=r.recommendation,
                              recommended_at=r.recommended_at, recommended_by_id=r.recommended_by_id,
                              recommended_by_name=r.recommender, reviewer_id=r.reviewer_id)
             for r in db_session.execute(stmt)]
+    return AwaitingList(rows=rows, total=total)
 
 
 def _dialect() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -30,6 +30,11 @@ class Review(Base):
         Index("ix_reviews_status_recommended_at", "status", "recommended_at", "id"),
         Index("ix_reviews_status_decided_at", "status", "decided_at", "outcome"),
         Index("ix_reviews_status_outcome_decided_at", "status", "outcome", "decided_at", "submitted_at"),
+        # The queue of open reviews in submission order: a partial index, so that page 100 walks 2,500
+        # index entries of open reviews instead of filtering every review ever submitted. Queries must
+        # spell the condition with the literal (queue.OPEN_REVIEW) for the planners to match it.
+        Index("ix_reviews_open_submitted_at", "submitted_at", "id",
+              sqlite_where=text("status != 'decided'"), postgresql_where=text("status != 'decided'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@ partner sees."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,18 @@ def get_review_or_404(review_id: int) -> Review:
     if review is None:
         abort(404)
     return review
+
+
+def reviews_by_ids(review_ids: Iterable[int]) -> list[Review]:
+    """The reviews with these ids (those that exist), each with its profile, account, company and reviewer."""
+    ids = sorted(set(review_ids))
+    if not ids:
+        return []
+    return list(db_session.scalars(
+        select(Review).where(Review.id.in_(ids)).order_by(Review.id)
+        .options(joinedload(Review.profile).joinedload(SecurityProfile.account).joinedload(TradeAccount.company),
+                 joinedload(Review.reviewer))
+    ).unique())
 
 
 def version_for(review: Review) -> ProfileVersion:

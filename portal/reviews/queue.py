@@ -1,8 +1,9 @@
 """Reads for the review queue (the dashboards are in ``dashboards.py``, the inbox in notifications).
 
-The queue page is one SELECT (reviews joined to profile, account, company and reviewer, with the
-headquarters country and the first submission date as correlated subqueries) plus one COUNT,
-whatever the number of rows: nothing in a row is loaded lazily (DESIGN.md §7, issue 4).
+The queue page is three statements whatever the number of rows: a COUNT, the page's review ids, and
+one SELECT of those reviews joined to profile, account, company and reviewer, with the headquarters
+country and the first submission date as correlated subqueries. Nothing in a row is loaded lazily
+(DESIGN.md §7, issue 4).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal_column, or_, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -232,10 +233,15 @@ def _search(q: str) -> ColumnElement[bool]:
     )
 
 
+# Open reviews, with the literal the partial index ix_reviews_open_submitted_at is defined with: a bound
+# parameter would not let SQLite (or PostgreSQL's generic plans) prove that the index applies.
+OPEN_REVIEW: ColumnElement[bool] = Review.status != literal_column(f"'{ReviewStatus.DECIDED.value}'")
+
+
 def _conditions(filters: QueueFilters, user: User, now: datetime, target_start: Any) -> list[Any]:
     conditions: list[Any] = []
     if filters.status == STATUS_OPEN:
-        conditions.append(Review.status != ReviewStatus.DECIDED)
+        conditions.append(OPEN_REVIEW)
     elif filters.status != STATUS_ALL:
         conditions.append(Review.status == ReviewStatus(filters.status))
     if filters.business_type is not None:
@@ -279,9 +285,23 @@ def overdue_cutoff(now: datetime) -> datetime:
     return datetime.combine(today - timedelta(days=TARGET_DAYS), time.min, tzinfo=UTC)
 
 
+def _needs_context(filters: QueueFilters, sort: QueueSort) -> bool:
+    """Whether a filter or the order reads the joined tables (account, company, identifiers).
+
+    The default queue (open reviews, newest or oldest first, mine or unassigned) reads ``reviews``
+    alone, so its count and its page of ids need no join: at program scale the joins over every open
+    review, not the page, were what made page 100 slower than page 1 (docs/PERFORMANCE.md §5.1).
+    """
+    return (filters.business_type is not None or bool(filters.q) or filters.overdue
+            or sort.key in {"company", "days_left"})
+
+
 def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int = PER_PAGE, *, user: User,
                now: datetime | None = None) -> QueuePage:
-    """One page of the review queue: exactly two statements (COUNT, then the page).
+    """One page of the review queue in three statements: the COUNT, the page's review ids (LIMIT and
+    OFFSET over ``reviews`` alone when no filter needs the joins), then the rows for those ids with
+    their joins and correlated subqueries (a deferred join: the subqueries run 25 times, not
+    OFFSET + 25 times).
 
     ``page`` is clamped: below 1 is the first page, beyond the end is the last page.
     """
@@ -289,11 +309,21 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
     per_page = max(1, per_page)
     target_start = _target_start()
     conditions = _conditions(filters, user, now, target_start)
-    count = join_review_context(select(func.count(Review.id)).select_from(Review)).where(*conditions)
-    total = db_session.scalar(count) or 0
+    context = _needs_context(filters, sort)
+
+    def scoped(stmt: Select[Any]) -> Select[Any]:
+        stmt = stmt.select_from(Review)
+        return (join_review_context(stmt) if context else stmt).where(*conditions)
+
+    total = db_session.scalar(scoped(select(func.count(Review.id)))) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     target_col = target_start.label("target_start")
+    ids_stmt = (scoped(select(Review.id)).order_by(*_order(sort, target_start))
+                .limit(per_page).offset((page - 1) * per_page))
+    page_ids = list(db_session.scalars(ids_stmt))
+    if not page_ids:
+        return QueuePage(rows=[], total=total, page=page, pages=pages, per_page=per_page)
     stmt = (
         join_review_context(select(
             Review.id, Review.profile_id, Review.version_number, Review.status, Review.submitted_at,
@@ -302,12 +332,11 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
             _hq_country().label("country"), User.full_name.label("reviewer_name"), target_col,
         ).select_from(Review))
         .outerjoin(User, User.id == Review.reviewer_id)
-        .where(*conditions)
-        .order_by(*_order(sort, target_col))
-        .limit(per_page).offset((page - 1) * per_page)
+        .where(Review.id.in_(page_ids))
     )
+    position = {review_id: index for index, review_id in enumerate(page_ids)}
     rows = []
-    for r in db_session.execute(stmt):
+    for r in sorted(db_session.execute(stmt), key=lambda r: position[r.id]):
         target_at = r.target_start + timedelta(days=TARGET_DAYS)
         decided = r.status == ReviewStatus.DECIDED
         left = None if decided else days_left(target_at, now)

@@ -10,11 +10,14 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.auth.permissions import can_assign_reviews, staff_required
+from forms.reviews import AssignSelectedForm
+from portal.auth.models import User
+from portal.auth.permissions import can_assign_reviews, ensure, staff_required
 from portal.db import db_session
+from portal.errors import DomainError
 from portal.notifications import inbox
 from portal.notifications.inbox import unread_count
-from portal.reviews import dashboards, queue, services
+from portal.reviews import dashboards, queries, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from portal.security import is_safe_next
 
@@ -30,13 +33,47 @@ def index():
     sort = queue.QueueSort.from_args(request.args)
     result = queue.queue_page(filters, sort, queue.parse_page(request.args.get("page")), user=current_user)
     can_assign = can_assign_reviews(current_user)
+    # One reviewer list per page (not per row): the page stays the same size however many staff there are.
+    assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
     return render_template(
         "queue/index.html", result=result, filters=filters, sort=sort,
-        reviewers=list(services.reviewers()) if can_assign else [], can_assign=can_assign,
+        reviewers=list(services.reviewers()) if assignable else [], can_assign=assignable,
         status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
         sort_labels=queue.SORT_LABELS, page_numbers=queue.page_numbers(result.page, result.pages),
         target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
     )
+
+
+@bp.route("/reviews/assign", methods=["POST"])
+@login_required
+@staff_required()
+def assign_selected():
+    """Supervisors assign the reviews ticked in the queue to one reviewer, all or none, and return to
+    the same queue page."""
+    ensure(can_assign_reviews(current_user))
+    form = AssignSelectedForm()
+    form.reviewer_id.choices = [(u.id, u.full_name) for u in services.reviewers()]
+    target = request.form.get("next")
+    back = redirect(target if is_safe_next(target) else url_for("queue.index"))
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return back
+    reviews = queries.reviews_by_ids(form.review_ids.data)
+    if len(reviews) != len(set(form.review_ids.data)):
+        flash("Some of the selected reviews no longer exist; nothing was assigned.", "error")
+        return back
+    reviewer = db_session.get(User, form.reviewer_id.data)
+    try:
+        count = services.assign_many(reviews, reviewer, by=current_user)
+    except DomainError as error:
+        db_session.rollback()
+        flash(error.message, "error")
+        return back
+    db_session.commit()
+    flash(f"{count} review{'' if count == 1 else 's'} assigned to {reviewer.full_name}.", "success")
+    return back
 
 
 @bp.route("/reviews/dashboard")

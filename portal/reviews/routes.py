@@ -10,9 +10,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_required
 
 from forms.questionnaire import field_key
-from forms.reviews import AssignForm, DecisionForm, QuestionForm, RecommendForm, build_rating_form
+from forms.reviews import DecisionForm, QuestionForm, RecommendForm, build_rating_form
 from portal.auth.permissions import (
-    can_assign_reviews,
     can_decide_review,
     can_rate_review,
     can_take_review,
@@ -43,35 +42,6 @@ def review(review_id: int):
     version = queries.version_for(review_)
     categories = queries.review_categories(services.get_catalog(version.catalog_id), version)
     return redirect(url_for("reviews.category", review_id=review_.id, number=categories[0].number))
-
-
-@bp.route("/reviews/<int:review_id>/assign", methods=["POST"])
-@login_required
-def assign(review_id: int):
-    review_ = _load(review_id)
-    ensure(can_assign_reviews(current_user))
-    form = AssignForm()
-    form.reviewer_id.choices = [(u.id, u.full_name) for u in services.reviewers()]
-    if not form.validate_on_submit():
-        flash("Choose a reviewer from the list.", "error")
-    else:
-        from portal.auth.models import User
-
-        try:
-            services.assign(review_, db_session.get(User, form.reviewer_id.data), by=current_user)
-        except DomainError as error:
-            db_session.rollback()
-            flash(error.message, "error")
-        else:
-            db_session.commit()
-            flash(f"Assigned to {review_.reviewer.full_name}.", "success")
-    return redirect(request.form.get("next") if _safe(request.form.get("next")) else url_for("queue.index"))
-
-
-def _safe(target: str | None) -> bool:
-    from portal.security import is_safe_next
-
-    return is_safe_next(target)
 
 
 @bp.route("/reviews/<int:review_id>/take", methods=["POST"])

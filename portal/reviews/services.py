@@ -69,6 +69,21 @@ def assign(review: Review, reviewer: User, *, by: User) -> None:
                  summary=f"{previous} -> {reviewer.email}")
 
 
+def assign_many(reviews: Iterable[Review], reviewer: User, *, by: User) -> int:
+    """Assign several reviews to one reviewer at once (the queue's selection): all or none.
+
+    :raise DomainError: as ``assign`` does, naming the review that cannot be assigned.
+    """
+    count = 0
+    for review in reviews:
+        if review.status == ReviewStatus.DECIDED:
+            raise DomainError(f"The review of {review.profile.account.company.legal_name}, version "
+                              f"{review.version_number}, is already decided; nothing was assigned.")
+        assign(review, reviewer, by=by)
+        count += 1
+    return count
+
+
 def take(review: Review, *, by: User) -> None:
     """A reviewer takes an unassigned review from the shared queue.
 

@@ -122,7 +122,8 @@ def test_trade_users_get_404_on_every_queue_route(app, client, login, cast, ids,
     assert client.get("/reviews?status=all&page=2").status_code == 404
     assert client.get("/reviews/dashboard").status_code == 404
     assert client.post(f"/reviews/{review_id}/take").status_code == 404
-    assert client.post(f"/reviews/{review_id}/assign", data={"reviewer_id": ids["reviewer"]}).status_code == 404
+    assert client.post("/reviews/assign", data={"review_ids": review_id,
+                                                "reviewer_id": ids["reviewer"]}).status_code == 404
     with app.app_context():
         assert db_session.get(Review, review_id).reviewer_id is None
 
@@ -386,19 +387,78 @@ def test_a_supervisor_assigns_and_reassigns_from_the_queue(app, client, login, c
         db_session.commit()
     login(cast.email("supervisor"))
     html = get(client, "/reviews?status=all&sort=company")
-    assert f'action="/reviews/{review_id}/assign"' in html
+    assert 'action="/reviews/assign"' in html
     assert 'name="next" value="/reviews?status=all&amp;sort=company"' in html
-    assert f'<label class="usa-sr-only" for="reviewer-{review_id}">' in html
-    response = client.post(f"/reviews/{review_id}/assign",
-                           data={"reviewer_id": ids["reviewer"], "next": "/reviews?status=all&sort=company"})
+    assert (f'id="select-{review_id}" type="checkbox" name="review_ids" value="{review_id}" form="assign-form"'
+            in html)
+    assert f'<label class="usa-checkbox__label" for="select-{review_id}">' in html
+    response = client.post("/reviews/assign", data={"review_ids": review_id, "reviewer_id": ids["reviewer"],
+                                                     "next": "/reviews?status=all&sort=company"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/reviews?status=all&sort=company")
     with app.app_context():
         assert db_session.get(Review, review_id).reviewer_id == ids["reviewer"]
     html = get(client, "/reviews")
-    assert ">Reassign<" in html and "Riley Reviewer" in html
-    client.post(f"/reviews/{review_id}/assign", data={"reviewer_id": ids["reviewer2"], "next": "/reviews"})
+    assert "1 review assigned to Riley Reviewer." in html
+    assert "Riley Reviewer" in html[html.index(f'data-review-id="{review_id}"'):]
+    client.post("/reviews/assign", data={"review_ids": review_id, "reviewer_id": ids["reviewer2"], "next": "/reviews"})
     with app.app_context():
         assert db_session.get(Review, review_id).reviewer_id == ids["reviewer2"]
+
+
+def test_the_reviewer_list_appears_once_per_page_not_once_per_row(app, client, login, cast, ids):
+    with app.app_context():
+        bulk_reviews(5, ids["officer_a"], start=now())
+        db_session.commit()
+    login(cast.email("supervisor"))
+    html = get(client, "/reviews")
+    assert html.count('name="reviewer_id"') == 1
+    assert html.count('name="review_ids"') == 5
+    assert html.count(">Riley Reviewer</option>") == 1
+
+
+def test_a_supervisor_assigns_several_reviews_at_once(app, client, login, cast, ids):
+    with app.app_context():
+        review_ids = bulk_reviews(3, ids["officer_a"], start=now())
+        db_session.commit()
+    login(cast.email("supervisor"))
+    response = client.post("/reviews/assign", data={"review_ids": review_ids[:2], "reviewer_id": ids["reviewer"]},
+                           follow_redirects=True)
+    assert "2 reviews assigned to Riley Reviewer." in response.get_data(as_text=True)
+    with app.app_context():
+        assert [db_session.get(Review, i).reviewer_id for i in review_ids] == [ids["reviewer"]] * 2 + [None]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "Select at least one review in the table."),
+    ({"review_ids": "first"}, "The selection is not valid: reload the queue and tick the reviews again."),
+    ({"review_ids": "{first}"}, "Choose a reviewer."),
+    ({"review_ids": "{first}", "reviewer_id": "{officer}"}, "Not a valid choice"),
+    ({"review_ids": ["{first}", "999999"], "reviewer_id": "{reviewer}"}, "no longer exist; nothing was assigned"),
+    ({"review_ids": ["{first}", "{decided}"], "reviewer_id": "{reviewer}"}, "is already decided; nothing was assigned"),
+])
+def test_bad_assignments_change_nothing(app, client, login, cast, ids, data, message):
+    with app.app_context():
+        first = bulk_reviews(1, ids["officer_a"], start=now())[0]
+        decided = bulk_reviews(1, ids["officer_a"], start=now(), status=ReviewStatus.DECIDED)[0]
+        db_session.commit()
+    values = {"first": first, "decided": decided, "officer": ids["officer_a"], "reviewer": ids["reviewer"]}
+
+    def fill(value):
+        return [fill(v) for v in value] if isinstance(value, list) else value.format(**values)
+
+    login(cast.email("supervisor"))
+    response = client.post("/reviews/assign", data={key: fill(value) for key, value in data.items()},
+                           follow_redirects=True)
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db_session.get(Review, first).reviewer_id is None
+
+
+def test_at_most_100_reviews_are_assigned_at_once(app, client, login, cast, ids):
+    login(cast.email("supervisor"))
+    response = client.post("/reviews/assign", data={"review_ids": list(range(1, 102)), "reviewer_id": ids["reviewer"]},
+                           follow_redirects=True)
+    assert "Select at most 100 reviews at a time." in response.get_data(as_text=True)
 
 
 def test_a_reviewer_cannot_assign(app, client, login, cast, ids):
@@ -406,7 +466,7 @@ def test_a_reviewer_cannot_assign(app, client, login, cast, ids):
         review_id = bulk_reviews(1, ids["officer_a"], start=now())[0]
         db_session.commit()
     login(cast.email("reviewer"))
-    response = client.post(f"/reviews/{review_id}/assign", data={"reviewer_id": ids["reviewer2"]})
+    response = client.post("/reviews/assign", data={"review_ids": review_id, "reviewer_id": ids["reviewer2"]})
     assert response.status_code == 403
     with app.app_context():
         assert db_session.get(Review, review_id).reviewer_id is None
@@ -482,6 +542,24 @@ def test_the_reviewer_dashboard_counts_my_reviews(app, client, login, cast, ids)
     assert f'href="/reviews/{overdue[0]}">Late Lumber Co.' in html
     assert "3 open reviews without a reviewer" in html
     assert "Recommendations awaiting approval" not in html and "Decisions per month" not in html
+
+
+def test_the_supervisor_dashboard_lists_the_25_oldest_recommendations_and_links_to_the_rest(
+        app, client, login, cast, ids):
+    current = now()
+    with app.app_context():
+        awaiting = bulk_reviews(27, ids["officer_a"], start=current - timedelta(days=20), reviewer_id=ids["reviewer"],
+                                status=ReviewStatus.RECOMMENDED)
+        for index, review_id in enumerate(awaiting):
+            set_review(review_id, recommendation=Recommendation.CERTIFY, recommended_by_id=ids["reviewer"],
+                       recommended_at=current - timedelta(hours=100 - index))
+        db_session.commit()
+    login(cast.email("supervisor"))
+    html = get(client, "/reviews/dashboard")
+    listed = [int(i) for i in re.findall(r'<tr data-review-id="(\d+)">', html[html.index('id="awaiting"'):])]
+    assert listed == awaiting[:25]                                       # the oldest 25, oldest first
+    assert "27 recommendations await a decision. The 25 oldest are listed;" in html
+    assert 'href="/reviews?status=recommended">see them all in the queue' in html
 
 
 def test_the_supervisor_dashboard(app, client, login, cast, ids):

@@ -151,7 +151,7 @@ def test_only_the_assigned_reviewer_rates_and_trade_users_get_404(app, client, l
     for url in (f"/reviews/{review_id}", f"/reviews/{review_id}/categories/1", f"/reviews/{review_id}/scores",
                 f"/reviews/{review_id}/recommend", f"/reviews/{review_id}/decision"):
         assert trade.get(url).status_code == 404, url
-    for url in (f"/reviews/{review_id}/categories/1", f"/reviews/{review_id}/take", f"/reviews/{review_id}/assign",
+    for url in (f"/reviews/{review_id}/categories/1", f"/reviews/{review_id}/take", "/reviews/assign",
                 f"/reviews/{review_id}/carry-over", f"/reviews/{review_id}/recommend",
                 f"/reviews/{review_id}/decision", f"/reviews/{review_id}/criteria/1.1/question"):
         assert trade.post(url, data={}).status_code == 404, url
