@@ -1,4 +1,5 @@
-"""Forms of the offline questionnaire: the upload, and the confirmation of an import's preview."""
+"""Forms of the Excel imports: the questionnaire upload, the visit-workbook upload, and the confirmation of
+an import's preview (shared by both)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ class QuestionnaireUploadForm(PortalForm):
                      validators=[FileRequired("Choose the completed questionnaire workbook (.xlsx) to upload.")],
                      description=f"The workbook downloaded from this page, filled in and saved as .xlsx; at most "
                                  f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB. Nothing is saved before you confirm "
+                                 "the preview.")
+
+
+class VisitWorkbookUploadForm(PortalForm):
+    """The visit workbook filled on site; the importer checks the package and every cell."""
+
+    file = FileField("Filled visit workbook (.xlsx)",
+                     validators=[FileRequired("Choose the filled visit workbook (.xlsx) to upload.")],
+                     description=f"The visit workbook downloaded from this page, with the “Verified on site” and "
+                                 f"“Visit notes” columns filled in, saved as .xlsx; at most "
+                                 f"{MAX_IMPORT_BYTES // (1024 * 1024)} MB. Nothing is stored before you confirm "
                                  "the preview.")
 
 

@@ -1,6 +1,6 @@
-"""Validation forms: planning, visits and the partner's answer, findings and the report, answers to
-required actions, calendars, blackouts, lifecycle actions and the annual review. No DB access: the
-views fill the choices."""
+"""Validation forms: planning (with sites covered under an MRA and MR records), visits and the
+partner's answer, findings and the report, answers to required actions, calendars, blackouts,
+lifecycle actions and the annual review. No DB access: the views fill the choices."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from forms.base import PortalForm
+from portal.companies.countries import COUNTRY_CHOICES
 from portal.companies.workflow import AccountAction
 from portal.validations.workflow import BEST_PRACTICE_REQUIREMENTS, FindingKind, NoGoReason, SiteMode
 
@@ -48,6 +49,37 @@ class SiteForm(PortalForm):
                                choices=[("", "Choose a reason")] + [(r.value, r.label) for r in NoGoReason],
                                validators=[Optional()])
     no_go_note = TextAreaField("Note on the no-go zone", validators=[Optional(), Length(max=2000)])
+
+
+class CoverSiteForm(PortalForm):
+    """Mark one company site covered by the foreign program's validation (one click from the sites page)."""
+
+    address_id = IntegerField("Site", validators=[InputRequired("Choose the site.")])
+    note = TextAreaField("Why the foreign validation is relied on (optional)",
+                         validators=[Optional(), Length(max=2000)],
+                         description="For example: SAT validated the plant in 2025 with no findings.")
+
+
+class WithdrawCoverageForm(PortalForm):
+    note = TextAreaField("Why a CBP visit is planned instead (optional)", validators=[Optional(), Length(max=2000)])
+
+
+class MrRecordForm(PortalForm):
+    """A foreign partner validated under an MRA program: chosen from the register (then only the date
+    is needed) or typed in. The view sets the register and program choices."""
+
+    business_partner_id = SelectField("Partner from the register", choices=[("", "Not in the register")],
+                                      validators=[Optional()],
+                                      description="Partners whose AEO certification is recognised today.")
+    partner_name = StringField("Partner name", validators=[Optional(), Length(max=200)])
+    country = SelectField("Country", choices=[("", "- Select the country -"), *COUNTRY_CHOICES],
+                          validators=[Optional()])
+    program_id = SelectField("AEO program", choices=[], validate_choice=False, validators=[Optional()])
+    certificate_number = StringField("AEO certificate number", validators=[Optional(), Length(max=60)])
+    validated_on = DateField("Date of the foreign validation",
+                             validators=[InputRequired("Enter the date of the foreign validation.")],
+                             description=DATE_HINT)
+    notes = TextAreaField("Notes (seen by CBP only)", validators=[Optional(), Length(max=2000)])
 
 
 class _WindowFields(PortalForm):

@@ -31,6 +31,8 @@ DEMO_USERS: list[tuple[str, str, str]] = [
     ("officer@northwind-exports.example", "Nora West", "officer, Northwind Exports"),
     # Company created by the validation demo (portal/validations/demo.py, PACIFIC_OFFICER).
     ("officer@pacific-rim.example", "Priya Patel", "officer, Pacific Rim Importers"),
+    # Company created by the validation demo (ENSAMBLES_OFFICER): mutual recognition in validations.
+    ("officer@ensambles-golfo.example", "Lucía Garza", "officer, Ensambles del Golfo"),
 ]
 
 

@@ -16,3 +16,4 @@ def import_all_models() -> None:
     import portal.profiles.models  # noqa: F401
     import portal.reviews.models  # noqa: F401
     import portal.validations.models  # noqa: F401
+    import portal.validations.verification  # noqa: F401

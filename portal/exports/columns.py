@@ -32,6 +32,8 @@ CRITERIA = (
     Column("Verified on site", 11, "input", choices=VERIFIED_CHOICES, cbp_only=True),
     Column("Visit notes", 45, "input_wrap", cbp_only=True),
 )
+# Positions (0-based) of the cells the visit-workbook import reads (CBP copy).
+C_ID, C_VERIFIED, C_NOTES = 0, 13, 14
 
 EVIDENCE = (
     Column("Criterion ID", 10),

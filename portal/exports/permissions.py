@@ -1,4 +1,5 @@
-"""Who may download which export and who may import an offline questionnaire (DESIGN.md §5).
+"""Who may download which export, who may import an offline questionnaire and who may import a validation's
+visit workbook (DESIGN.md §5).
 
 Trade users asking for CBP exports get 404 (as for another tenant's data); another company's users get
 404 for every profile export; read-only members get 403 on the import.
@@ -53,3 +54,18 @@ def can_export_findings(user: Any, validation: Any) -> bool:
     from portal.validations.permissions import can_view_findings
 
     return can_view_findings(user, validation)
+
+
+def can_view_verification(user: Any, validation: Any) -> bool:
+    """A validation's on-site verification and its visit workbook are CBP-internal: staff who see it."""
+    from portal.validations.permissions import can_view_validation
+
+    return is_staff(user) and can_view_validation(user, validation)
+
+
+def can_import_verification(user: Any, validation: Any) -> bool:
+    """Whoever records the validation's findings (its team and supervisors, until the report goes to the
+    supervisor) imports the team's on-site verification."""
+    from portal.validations.permissions import can_edit_findings
+
+    return can_view_verification(user, validation) and can_edit_findings(user, validation)

@@ -2,12 +2,14 @@
 
 Pure: ``build_profile_workbook`` turns a ``ProfileWorkbookData`` (plain values, gathered by
 ``portal.exports.queries``) into an .xlsx. The CBP copy adds the reviewer's ratings and comments, the
-category scores, and the empty "Verified on site" (Y / N / Partial) and "Visit notes" columns to fill
-in during the visit; the partner's copy leaves those out (scores are for CBP staff only).
+category scores, and the "Verified on site" (Y / N / Partial) and "Visit notes" columns to fill in
+during the visit (empty, or pre-filled with the checks stored when downloaded for a validation); the
+partner's copy leaves those out (scores are for CBP staff only).
 
 Sheets: Summary (with the category scores for CBP), Criteria, Evidence, Facilities, Business partners,
 Action plans, Findings, Visit plan, and the hidden ``_meta`` (catalog version, profile version, content
-SHA-256, export time).
+SHA-256, export time; for a validation its ID and, per criterion, the stored check's version and digest,
+so the import can tell what was edited offline from what someone else stored in the meantime).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from enum import StrEnum
 from typing import IO, Any
 
 from portal.exports import columns as cols
+from portal.exports.questionnaire import answer_digest
 from portal.exports.workbook import (
     Column,
     ExportWorkbook,
@@ -30,6 +33,10 @@ from portal.exports.workbook import (
 )
 
 WORKBOOK_KIND = "ctpat-profile-workbook"
+CRITERIA_SHEET = "Criteria"
+SHEET_TITLES = ("Summary", CRITERIA_SHEET, "Evidence", "Facilities", "Business partners", "Action plans",
+                "Findings", "Visit plan")
+CHECK_TABLE_HEADERS = ("criterion_id", "check_version", "digest")
 
 
 class Audience(StrEnum):
@@ -63,6 +70,10 @@ class CriterionRow:
     action_plans: tuple[str, ...] = ()
     rating: str = ""
     rating_comment: str = ""
+    verified: str = ""         # the stored "Verified on site" code (Y, N, Partial) of the validation, if any
+    visit_notes: str = ""
+    check_version: int = 0     # the stored check's version (0: none)
+    check_digest: str = ""     # ``check_digest`` of the stored check
 
 
 @dataclass(frozen=True)
@@ -164,10 +175,17 @@ class ProfileWorkbookData:
     findings: Sequence[FindingRow] = ()
     visits: Sequence[VisitRow] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    validation_id: int | None = None   # set when downloaded for a validation (its checks pre-filled)
+    validation_label: str = ""
 
     @property
     def version_label(self) -> str:
         return f"version {self.version}" if self.version else "unsubmitted draft"
+
+
+def check_digest(verified: str | None, notes: str) -> str:
+    """A short fingerprint of a check (``Verified`` value and notes), as the questionnaire's answers have."""
+    return answer_digest(verified, notes, "")
 
 
 def _for(audience: Audience, columns: Sequence[Column]) -> list[Column]:
@@ -182,7 +200,8 @@ def criteria_values(row: CriterionRow, audience: Audience) -> list[Any]:
     values: list[Any] = [row.id, row.focus_area, row.category, row.level, row.title, row.requirement, row.status,
                          row.narrative, row.justification, _evidence_text(row.evidence), "\n".join(row.action_plans)]
     if audience == Audience.CBP:
-        values += [row.rating, row.rating_comment, None, None]  # "Verified on site" and notes: filled on site
+        # "Verified on site" and notes: filled on site (pre-filled with the validation's stored checks)
+        values += [row.rating, row.rating_comment, row.verified or None, row.visit_notes or None]
     return values
 
 
@@ -204,6 +223,8 @@ def summary_rows(data: ProfileWorkbookData, audience: Audience) -> list[tuple[An
         ("Content SHA-256", data.content_sha256),
     ]
     rows += list(data.dates)
+    if audience == Audience.CBP and data.validation_id is not None:
+        rows.append(("Validation", data.validation_label or f"Validation {data.validation_id}"))
     if audience == Audience.CBP:
         rows.append(("Review status", data.review_status))
         if data.overall_score is not None:
@@ -217,7 +238,7 @@ def summary_rows(data: ProfileWorkbookData, audience: Audience) -> list[tuple[An
 def sheet_rows(data: ProfileWorkbookData, audience: Audience) -> dict[str, tuple[list[Column], list[list[Any]]]]:
     """Every table sheet's columns and cell values (the benchmark dumps the same values bare)."""
     tables: dict[str, tuple[list[Column], list[list[Any]]]] = {
-        "Criteria": (_for(audience, cols.CRITERIA), [criteria_values(r, audience) for r in data.criteria]),
+        CRITERIA_SHEET: (_for(audience, cols.CRITERIA), [criteria_values(r, audience) for r in data.criteria]),
         "Evidence": (list(cols.EVIDENCE), [[e.criterion_id, e.name, e.file, e.size, e.sha256]
                                            for r in data.criteria for e in r.evidence]),
         "Facilities": (list(cols.FACILITIES), [[f.kind, f.name, f.line1, f.line2, f.city, f.region, f.postal_code,
@@ -238,7 +259,7 @@ def sheet_rows(data: ProfileWorkbookData, audience: Audience) -> dict[str, tuple
 
 
 def meta_pairs(data: ProfileWorkbookData, audience: Audience) -> list[tuple[str, Any]]:
-    return [
+    pairs: list[tuple[str, Any]] = [
         ("kind", WORKBOOK_KIND),
         ("audience", audience.value),
         ("profile_id", data.profile_id),
@@ -248,6 +269,17 @@ def meta_pairs(data: ProfileWorkbookData, audience: Audience) -> list[tuple[str,
         ("content_sha256", data.content_sha256),
         ("exported_at", data.exported_at.astimezone(UTC).isoformat()),
     ]
+    if audience == Audience.CBP and data.validation_id is not None:
+        pairs.append(("validation_id", data.validation_id))
+    return pairs
+
+
+def meta_table(data: ProfileWorkbookData, audience: Audience) -> tuple[Sequence[str], list[list[Any]]] | None:
+    """For a validation's visit workbook: each criterion's check as stored at download."""
+    if audience != Audience.CBP or data.validation_id is None:
+        return None
+    return CHECK_TABLE_HEADERS, [[row.id, row.check_version, row.check_digest or check_digest(None, "")]
+                                 for row in data.criteria]
 
 
 def build_profile_workbook(data: ProfileWorkbookData, audience: Audience, out: str | IO[bytes]) -> None:
@@ -261,5 +293,5 @@ def build_profile_workbook(data: ProfileWorkbookData, audience: Audience, out: s
         sheet = TableSheet(wb, title, columns, setup)
         sheet.extend(rows)
         sheet.close()
-    meta_sheet(wb, meta_pairs(data, audience))
+    meta_sheet(wb, meta_pairs(data, audience), meta_table(data, audience))
     wb.save(out)

@@ -227,7 +227,10 @@ def visit_rows(account: Any, audience: Audience = Audience.CBP) -> list[VisitRow
         address = site.address
         visits = [v for v in validation.visits if v.site_id == site.id and v.status != VisitStatus.CANCELLED]
         if site.no_go or not visits:
-            mode = f"{site.mode.label}, no-go" if site.no_go else site.mode.label
+            mode = site.mode.label
+            if site.no_go:
+                # The reason tells the team why nobody goes there: covered by a foreign program's validation, say.
+                mode += f", no-go: {site.no_go_reason.label}" if site.no_go_reason else ", no-go"
             rows.append(VisitRow(address.name or address.city, address.one_line, None, None, address.timezone or "",
                                  mode + ("" if site.no_go else ", not scheduled yet"), validation.lead.full_name, team))
             continue

@@ -420,3 +420,7 @@ def export_queue_command(out: Path, status: str | None, business_type: str | Non
     audit.record("export.queue", summary=f"CLI, {count} reviews; filters {filters.as_args() or 'none'}")
     db_session.commit()
     click.echo(f"Wrote {out} ({count} reviews).")
+
+
+# The on-site verification pages of a validation register on this blueprint (they import ``bp`` from here).
+from portal.exports import visit_routes  # noqa: E402, F401

@@ -24,7 +24,7 @@ from portal.exports.importer import (
     plan_fingerprint,
     plan_import,
 )
-from portal.exports.models import ExcelImport, ImportStatus
+from portal.exports.models import ExcelImport, ImportKind, ImportStatus
 from portal.profiles.models import Answer, SecurityProfile
 from portal.profiles.services import AnswerInput, applicable_criterion, save_answer
 from portal.profiles.workflow import ImplementationStatus
@@ -65,9 +65,10 @@ def store_import(profile: SecurityProfile, parsed: ParsedQuestionnaire, file_nam
 
 
 def pending_import(profile: SecurityProfile, import_id: int, user: Any) -> ExcelImport | None:
-    """The user's own upload for this profile (anyone else's answers None, so 404)."""
+    """The user's own questionnaire upload for this profile (anyone else's answers None, so 404)."""
     return db_session.scalar(select(ExcelImport).where(ExcelImport.id == import_id,
                                                        ExcelImport.profile_id == profile.id,
+                                                       ExcelImport.kind == ImportKind.QUESTIONNAIRE,
                                                        ExcelImport.user_id == user.id))
 
 

@@ -11,6 +11,9 @@
 * ``TableSheet`` writes the house layout: styled header, frozen header row, autofilter, column widths,
   wrapped text, drop-down lists, landscape print fitted to the page width with the header row repeated
   and a footer "Generated <date>, version N" / "Page x of y".
+* Rows holding wrapped text get a height estimated from their text (``row_height``): Excel fits row
+  heights to wrapped text when it opens a workbook, LibreOffice does not (it would print every row one
+  line high, the lines overlapping), so the file says how tall each row should be.
 """
 
 from __future__ import annotations
@@ -155,7 +158,50 @@ class PrintSetup:
     generated: str  # e.g. "Generated 2026-05-02 14:03 UTC, version 3"
 
 
-def _header_footer_text(text: str, limit: int = 80) -> str:
+# Row heights in points: a line of the default 11-point font, and Excel's largest row.
+LINE_HEIGHT = 15.0
+MAX_ROW_HEIGHT = 409.0
+# Characters of ordinary text per unit of column width (a unit is the width of a "0"; most letters are
+# narrower), a little low so that word wrapping's ragged ends still fit.
+_CHARS_PER_WIDTH = 1.1
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` needs in a wrapped cell ``width`` units wide (an estimate)."""
+    per_line = max(int(width * _CHARS_PER_WIDTH), 1)
+    if "\n" not in text:
+        return max(1, -(-len(text) // per_line))
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
+
+
+def row_height(values: Sequence[Any], wrapped: Sequence[tuple[int, float]]) -> float | None:
+    """The height a row needs for its wrapped cells (``wrapped``: column index and width), or None for
+    a row of one line (the default height)."""
+    lines = 1
+    for index, width in wrapped:
+        value = values[index]
+        if type(value) is str:
+            lines = max(lines, wrapped_lines(value, width))
+    return min(lines * LINE_HEIGHT + 2, MAX_ROW_HEIGHT) if lines > 1 else None
+
+
+def append_row(ws: Any, number: int, cells: Sequence[Any], height: float | None) -> None:
+    """Append row ``number`` (1-based), with its height when it needs one.
+
+    openpyxl's write-only writer merges ``row_dimensions.get(number)`` into the attributes of the row's
+    ``<row>`` element as the row is appended; a plain mapping does that ~50 times cheaper than a
+    ``RowDimension`` (tests/unit/test_workbook.py checks the heights in the sheet XML). The entry is
+    dropped again at once, so memory stays flat however many rows are written.
+    """
+    if height is None:
+        ws.append(cells)
+        return
+    ws.row_dimensions[number] = {"ht": f"{height:g}"}
+    ws.append(cells)
+    del ws.row_dimensions[number]
+
+
+def _header_footer_text(text: str, limit: int = 120) -> str:
     # "&" starts a control code in Excel header/footer strings; a literal one is written "&&".
     return safe_text(text)[:limit].replace("&", "&&")
 
@@ -233,6 +279,8 @@ class TableSheet:
                        for column in self.columns]
         self._blank = [wb.cell(self.ws, None, column.kind) if column.kind.startswith("input") else None
                        for column in self.columns]
+        self._wrapped = [(index, column.width) for index, column in enumerate(self.columns)
+                         if column.kind in ("wrap", "input_wrap")]
 
     def append(self, values: Sequence[Any]) -> None:
         if len(values) != len(self.columns):
@@ -247,7 +295,7 @@ class TableSheet:
             else:
                 cell.value = safe_value(value)
                 row.append(cell)
-        self.ws.append(row)
+        append_row(self.ws, self.rows + 2, row, row_height(values, self._wrapped))
         self.rows += 1
 
     def extend(self, rows: Iterable[Sequence[Any]]) -> None:
@@ -277,10 +325,12 @@ def key_value_sheet(wb: ExportWorkbook, title: str, rows: Iterable[tuple[Any, ..
     ws.freeze_panes = "A2"
     apply_print_setup(ws, setup)
     ws.append([wb.cell(ws, header, "header") for header in ("Field", "Value", "Detail")])
-    for key, value, *detail in rows:
+    wrapped = list(enumerate(widths))
+    for number, (key, value, *detail) in enumerate(rows, start=2):
         kind: CellKind = "datetime" if isinstance(value, datetime) else "date" if isinstance(value, date) else "wrap"
-        ws.append([wb.cell(ws, key, "key"), wb.cell(ws, value, kind), wb.cell(ws, detail[0] if detail else None,
-                                                                                "wrap")])
+        note = detail[0] if detail else None
+        append_row(ws, number, [wb.cell(ws, key, "key"), wb.cell(ws, value, kind), wb.cell(ws, note, "wrap")],
+                   row_height([key, value, note], wrapped))
     return ws
 
 

@@ -1,6 +1,6 @@
-"""Validations of certified accounts: sites, team, visits, partner blackouts, findings, partner
-responses, the timeline, calendar feed tokens, annual-review confirmations, suspensions and the
-reminders already sent."""
+"""Validations of certified accounts: sites (some covered by a foreign program's validation under an
+MRA), team, visits, partner blackouts, findings, MR records, partner responses, the timeline, calendar
+feed tokens, annual-review confirmations, suspensions and the reminders already sent."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
@@ -37,6 +38,7 @@ from portal.validations.workflow import (
 if TYPE_CHECKING:
     from portal.auth.models import User
     from portal.companies.models import Address, Company, TradeAccount
+    from portal.partners.models import AccountMraCertification, BusinessPartner, MraProgram
     from portal.profiles.models import EvidenceFile
 
 
@@ -82,6 +84,8 @@ class Validation(Base):
                                                    order_by="Finding.id")
     events: Mapped[list[ValidationEvent]] = relationship(back_populates="validation", cascade="all, delete-orphan",
                                                          order_by="ValidationEvent.id")
+    mr_records: Mapped[list[ValidationMrRecord]] = relationship(
+        back_populates="validation", cascade="all, delete-orphan", order_by="ValidationMrRecord.id")
 
     @property
     def team(self) -> list[User]:
@@ -106,10 +110,20 @@ validation_members = Table(
 
 
 class ValidationSite(Base):
-    """A company address chosen for the validation, visited on site or virtually, or marked no-go."""
+    """A company address chosen for the validation, visited on site or virtually, or marked no-go.
+
+    A site covered by a foreign AEO program's validation under an MRA is a no-go zone with the reason
+    ``MRA_VALIDATED`` that names the account's certification relied on (``portal.validations.recognition``);
+    the program and certificate number are kept as they were, so the plan still reads right if the
+    certification is later removed from the account.
+    """
 
     __tablename__ = "validation_sites"
-    __table_args__ = (UniqueConstraint("validation_id", "address_id"),)
+    __table_args__ = (
+        UniqueConstraint("validation_id", "address_id"),
+        CheckConstraint("no_go_reason IS NULL OR no_go_reason != 'mra_validated' OR mra_program_id IS NOT NULL",
+                        name="mra_coverage_has_program"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     validation_id: Mapped[int] = mapped_column(ForeignKey("validations.id", ondelete="CASCADE"), index=True)
@@ -118,9 +132,23 @@ class ValidationSite(Base):
     no_go: Mapped[bool] = mapped_column(Boolean, default=False)
     no_go_reason: Mapped[NoGoReason | None] = mapped_column(str_enum(NoGoReason, "no_go_reason"))
     no_go_note: Mapped[str] = mapped_column(Text, default="")
+    mra_certification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account_mra_certifications.id", ondelete="SET NULL"), index=True)
+    mra_program_id: Mapped[int | None] = mapped_column(ForeignKey("mra_programs.id", ondelete="RESTRICT"),
+                                                       index=True)
+    mra_certificate_number: Mapped[str | None] = mapped_column(String(60))
+    # The planning date on which the certification was found recognised when the site was marked covered.
+    mra_checked_on: Mapped[date | None] = mapped_column(Date)
 
     validation: Mapped[Validation] = relationship(back_populates="sites")
     address: Mapped[Address] = relationship()
+    mra_certification: Mapped[AccountMraCertification | None] = relationship()
+    mra_program: Mapped[MraProgram | None] = relationship()
+
+    @property
+    def mra_covered(self) -> bool:
+        """Covered by a foreign program's validation under an MRA: no CBP visit is planned here."""
+        return self.no_go and self.no_go_reason == NoGoReason.MRA_VALIDATED
 
 
 def _new_uid() -> str:
@@ -251,6 +279,34 @@ class FindingResponse(Base):
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     evidence: Mapped[list[EvidenceFile]] = relationship(secondary=finding_response_evidence,
                                                         order_by="EvidenceFile.id")
+
+
+class ValidationMrRecord(Base):
+    """An "MR record" of the validation (ctpat-domain.md §4.3): a foreign business partner of the account
+    validated by its own customs under an AEO program the U.S. recognises through an MRA, so the team
+    relies on that validation instead of visiting the partner. Linked to the register row when the
+    partner comes from it; the name, country and certificate are kept as recorded."""
+
+    __tablename__ = "validation_mr_records"
+    __table_args__ = (UniqueConstraint("validation_id", "program_id", "certificate_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    validation_id: Mapped[int] = mapped_column(ForeignKey("validations.id", ondelete="CASCADE"), index=True)
+    business_partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("business_partners.id", ondelete="SET NULL"), index=True)
+    partner_name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    program_id: Mapped[int] = mapped_column(ForeignKey("mra_programs.id", ondelete="RESTRICT"), index=True)
+    certificate_number: Mapped[str] = mapped_column(String(60))
+    validated_on: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    validation: Mapped[Validation] = relationship(back_populates="mr_records")
+    business_partner: Mapped[BusinessPartner | None] = relationship()
+    program: Mapped[MraProgram] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
 
 
 class ValidationEvent(Base):

@@ -62,6 +62,17 @@ def can_edit_findings(user: Any, validation: Any) -> bool:
     return can_manage_validation(user, validation) and validation.status.findings_editable
 
 
+def can_view_mr_records(user: Any, validation: Any) -> bool:
+    """Whoever sees the validation sees its MR records (the company's own foreign partners); the
+    team's notes on them stay with CBP staff (the template shows them to staff only)."""
+    return can_view_validation(user, validation)
+
+
+def can_edit_mr_records(user: Any, validation: Any) -> bool:
+    """The team and supervisors add and remove MR records until the report goes to the supervisor."""
+    return can_manage_validation(user, validation) and validation.status.findings_editable
+
+
 def can_approve_report(user: Any, validation: Any) -> bool:
     """A supervisor who is not on the team approves the report (four-eyes rule)."""
     return _is_supervisor(user) and user.id not in validation.team_ids \
@@ -137,6 +148,8 @@ TEMPLATE_PREDICATES = {
     "can_edit_planning": can_edit_planning,
     "can_override_notice": can_override_notice,
     "can_edit_findings": can_edit_findings,
+    "can_view_mr_records": can_view_mr_records,
+    "can_edit_mr_records": can_edit_mr_records,
     "can_approve_report": can_approve_report,
     "can_recognise_best_practice": can_recognise_best_practice,
     "can_respond_visit": can_respond_visit,

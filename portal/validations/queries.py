@@ -15,10 +15,11 @@ from sqlalchemy.orm import selectinload
 from portal.auth.models import User
 from portal.companies.models import Company, TradeAccount
 from portal.db import db_session
+from portal.partners.models import MraProgram
 from portal.profiles.models import ProfileVersion, SecurityProfile
 from portal.validations import annual
 from portal.validations.calendar import reviewer_visits
-from portal.validations.models import Blackout, Finding, Validation, ValidationSite, Visit
+from portal.validations.models import Blackout, Finding, Validation, ValidationMrRecord, ValidationSite, Visit
 from portal.validations.permissions import VALIDATABLE
 from portal.validations.services import validation_due
 from portal.validations.workflow import FindingStatus, ValidationStatus
@@ -35,12 +36,21 @@ def get_validation_or_404(validation_id: int) -> Validation:
         select(Validation).where(Validation.id == validation_id)
         .options(selectinload(Validation.sites).selectinload(ValidationSite.address),
                  selectinload(Validation.visits), selectinload(Validation.findings).selectinload(Finding.responses),
-                 selectinload(Validation.members), selectinload(Validation.events))))
+                 selectinload(Validation.members), selectinload(Validation.events),
+                 # MR records with their programs' histories and authors: the same queries for 1 or 100.
+                 selectinload(Validation.mr_records).selectinload(ValidationMrRecord.program)
+                 .selectinload(MraProgram.changes),
+                 selectinload(Validation.mr_records).selectinload(ValidationMrRecord.recorded_by))))
 
 
 def get_site_or_404(validation: Validation, site_id: int) -> ValidationSite:
     site = db_session.get(ValidationSite, site_id)
     return _or_404(site if site is not None and site.validation_id == validation.id else None)
+
+
+def get_mr_record_or_404(validation: Validation, record_id: int) -> ValidationMrRecord:
+    record = db_session.get(ValidationMrRecord, record_id)
+    return _or_404(record if record is not None and record.validation_id == validation.id else None)
 
 
 def get_visit_or_404(visit_id: int) -> Visit:

@@ -19,11 +19,11 @@ from flask_login import current_user, login_required
 from forms.validations import NewValidationForm, SiteForm, TeamForm
 from portal import clock
 from portal.auth.models import User
-from portal.auth.permissions import can_view_account, ensure, staff_required
+from portal.auth.permissions import can_view_account, ensure, is_staff, staff_required
 from portal.companies.queries import get_account_or_404
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
-from portal.validations import queries, services
+from portal.validations import queries, recognition, services
 from portal.validations.permissions import (
     TEMPLATE_PREDICATES,
     can_edit_planning,
@@ -150,7 +150,8 @@ def show(validation_id: int):
     return render_template(
         "validations/show.html", validation=validation, account=validation.account,
         close_problems=close_out_problems(validation.status, statuses), response=response_state(statuses),
-        now=clock.utcnow())
+        now=clock.utcnow(), recognition=recognition.planning_recognition(validation) if is_staff(current_user)
+        else None, mr_standings=recognition.mr_record_standings(validation))
 
 
 @bp.route("/validations/<int:validation_id>/team", methods=["GET", "POST"])
@@ -186,13 +187,21 @@ def team(validation_id: int):
 @login_required
 @staff_required()
 def sites(validation_id: int):
-    """Choose sites from the company's facilities (domestic and foreign), on site or virtual, or no-go."""
+    """Choose sites from the company's facilities (domestic and foreign), on site or virtual, or no-go.
+
+    Sites covered by a recognised foreign certification of the account are listed with one button each
+    to mark them covered (``recognition``); they are never added on their own.
+    """
     validation = load_validation(validation_id)
     ensure(can_edit_planning(current_user, validation))
     offered = services.offered_addresses(validation.account)
+    planning = recognition.planning_recognition(validation)
+    covered = {offer.address.id for offer in planning.offers}
     form = SiteForm()
     form.address_id.choices = [(a.id, f"{a.name + ': ' if a.name else ''}{a.one_line} ({a.kind.label}"
-                                      f"{', visitable' if a.visitable else ''})") for a in offered]
+                                      f"{', visitable' if a.visitable else ''}"
+                                      f"{', covered by a foreign validation under an MRA' if a.id in covered else ''})")
+                               for a in offered]
     if form.validate_on_submit():
         address = next((a for a in offered if a.id == form.address_id.data), None)
         try:
@@ -210,7 +219,7 @@ def sites(validation_id: int):
             flash(f"{address.one_line} is added.", "success")
             return redirect(url_for("validations.sites", validation_id=validation.id))
     return render_template("validations/sites.html", validation=validation, account=validation.account, form=form,
-                           offered=offered)
+                           offered=offered, recognition=planning)
 
 
 @bp.route("/validations/<int:validation_id>/sites/<int:site_id>/delete", methods=["POST"])
@@ -232,4 +241,10 @@ def delete_site(validation_id: int, site_id: int):
 
 
 # Register the other pages on the blueprint (they import ``bp`` from here).
-from portal.validations import routes_account, routes_calendar, routes_findings, routes_visits  # noqa: E402, F401
+from portal.validations import (  # noqa: E402, F401
+    routes_account,
+    routes_calendar,
+    routes_findings,
+    routes_recognition,
+    routes_visits,
+)

@@ -90,6 +90,10 @@ def notify_team(validation: Validation, title: str, body: str, link: str, *, ski
 EVENT_LABELS = {
     "initiated": "Validation initiated",
     "team_changed": "Team changed",
+    "site_mra_covered": "Site covered by a foreign validation under an MRA",
+    "site_mra_coverage_withdrawn": "MRA coverage withdrawn: a CBP visit may be planned",
+    "mr_record_added": "MR record added",
+    "mr_record_removed": "MR record removed",
     "visit_proposed": "Visit proposed",
     "visit_rescheduled": "Visit rescheduled",
     "visit_confirmed": "Visit confirmed by the partner",
@@ -105,6 +109,7 @@ EVENT_LABELS = {
     "response_submitted": "Response submitted",
     "response_returned": "Response returned to the partner",
     "response_accepted": "Response accepted",
+    "checks_imported": "On-site verification imported from the visit workbook",
     "best_practice_recognised": "Best practice recognised",
     "best_practice_reviewed": "Best practice reviewed (not all five requirements met)",
     "closed": "Validation closed",
@@ -193,10 +198,17 @@ def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: Us
              no_go_reason: NoGoReason | None = None, no_go_note: str = "") -> ValidationSite:
     """Add one of the company's addresses as a site.
 
+    A no-go zone for the reason "validated under an MRA" is marked through
+    ``recognition.mark_covered``, which requires a recognised foreign certification of the account.
+
     :raise DomainError: for an address of another company, a site chosen twice, or a no-go zone
         without a reason.
     """
     open_validation(validation)
+    if no_go and no_go_reason == NoGoReason.MRA_VALIDATED:
+        from portal.validations import recognition  # it builds on this module
+
+        return recognition.mark_covered(validation, address, by=by, note=no_go_note)
     if address.company_id != validation.account.company_id or address.kind not in SITE_KINDS:
         raise DomainError("Choose one of the company's facilities.", field="address_id")
     if any(site.address_id == address.id for site in validation.sites):

@@ -20,6 +20,7 @@ from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
 from portal.validations import scheduling
 from portal.validations.models import Blackout, Validation, ValidationSite, Visit, validation_members
+from portal.validations.recognition import visit_refusal
 from portal.validations.services import notify_company, notify_team, open_validation, portal_link, record_event
 from portal.validations.workflow import ValidationAction, ValidationStatus, VisitStatus, next_validation_status
 
@@ -143,6 +144,8 @@ def _notice(starts_at: datetime, override_reason: str, by: User) -> str:
 def _site_for(validation: Validation, site: ValidationSite) -> None:
     if site.validation_id != validation.id:
         raise DomainError("Choose one of this validation's sites.", field="site_id")
+    if site.mra_covered:  # no CBP visit where the foreign program's validation is relied on
+        raise DomainError(visit_refusal(site), field="site_id")
     if site.no_go:
         raise DomainError("This site is a no-go zone and is not visited.", field="site_id")
 

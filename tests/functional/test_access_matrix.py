@@ -232,6 +232,15 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("exports.import_preview", "GET"): row(LOGIN, 200, 404, 404, 403, 404, 403, 403, 403, 403),
     ("exports.import_apply", "POST"): row(LOGIN, 400, 404, 404, 403, 404, 403, 403, 403, 403),
     ("exports.import_discard", "POST"): row(LOGIN, 302, 404, 404, 403, 404, 403, 403, 403, 403),
+    # A validation's on-site verification: CBP staff see it and download its visit workbook; the team
+    # (``reviewer``) and supervisors import. The pending visit-workbook upload is ``reviewer``'s own:
+    # anyone else's upload answers 404.
+    ("exports.verification", "GET"): staff(200),
+    ("exports.validation_visit_workbook", "GET"): staff(200),
+    ("exports.verification_upload", "POST"): staff(200, reviewer2=403),
+    ("exports.verification_preview", "GET"): staff(404, reviewer=200, reviewer2=403),
+    ("exports.verification_apply", "POST"): staff(404, reviewer=400, reviewer2=403),
+    ("exports.verification_discard", "POST"): staff(404, reviewer=302, reviewer2=403),
     # --- business partners of account A, and its own foreign certifications
     ("partners.register", "GET"): company_viewer(200),
     ("partners.summary", "GET"): company_viewer(200),
@@ -269,7 +278,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     # Staff may post; the service refuses anyone but a supervisor outside the review (four-eyes rule)
     # and the page shows why (tests/functional/test_review.py::test_four_eyes_certification_end_to_end).
     ("reviews.decision", "POST"): staff(200),
-    ("reviews.assign", "POST"): staff(403, supervisor=302, admin=302),
+    ("queue.assign_selected", "POST"): staff(403, supervisor=302, admin=302),
     ("reviews.take", "POST"): staff(403),              # already assigned
     ("reviews.outcome", "GET"): company_viewer(200),
     # --- notifications (the notification is company A's officer's own)
@@ -327,6 +336,13 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("validations.send_report", "POST"): staff(302, reviewer2=403),
     ("validations.close", "POST"): staff(302, reviewer2=403),
     ("validations.delete_finding", "POST"): staff(302, reviewer2=403),
+    # Mutual recognition: an empty form marks nothing (refused with a message), the world's site is not
+    # covered (refused with a message); the MR record is removed.
+    ("validations.cover_site", "POST"): staff(302, reviewer2=403),
+    ("validations.withdraw_coverage", "POST"): staff(302, reviewer2=403),
+    ("validations.mr_records", "GET"): staff(200, reviewer2=403),
+    ("validations.mr_records", "POST"): staff(200, reviewer2=403),
+    ("validations.delete_mr_record", "POST"): staff(302, reviewer2=403),
     ("validations.delete_blackout", "POST"): company_editor(302),
 }
 
@@ -338,7 +354,8 @@ RUN_LAST = [
     "evidence.delete_link", "exports.import_apply", "exports.import_discard",
     "partners.confirm_import", "partners.discard_import", "partners.delete_account_mra", "partners.delete_partner",
     "validations.accept_proposal", "validations.visit_done", "validations.cancel_visit", "validations.delete_site",
-    "validations.send_report", "validations.close", "validations.delete_finding", "validations.delete_blackout",
+    "validations.send_report", "validations.close", "validations.delete_finding", "validations.delete_mr_record",
+    "validations.delete_blackout",
     "auth.logout",
 ]
 
@@ -418,14 +435,18 @@ def build_world(app: Any, cast: factories.Cast) -> World:
     - a second account of company A (highway carrier) whose submitted profile waits in review,
       ASSIGNED to ``reviewer`` (``reviewer2`` has nothing);
     - a validation of account A led by ``reviewer`` (alone on the team): a site, a proposed visit, a
-      best-practice finding; a blackout period of company A; ``reviewer``'s calendar feed token;
+      best-practice finding, a pending visit-workbook upload of ``reviewer``; a blackout period of
+      company A; ``reviewer``'s calendar feed token;
     - an MRA program, a business partner, a staged partner import and a foreign certification of account A;
+    - an MR record of the validation (a partner validated under that program);
     - the certification notification of company A's officer.
     """
     from portal.action_plans import services as plan_services
     from portal.demo_profiles import rate
     from portal.exports import services as export_services
+    from portal.exports import visit_services
     from portal.exports.importer import ParsedQuestionnaire
+    from portal.exports.visit_import import ParsedVisitWorkbook
     from portal.notifications.inbox import Notification
     from portal.partners import mra
     from portal.partners import services as partner_services
@@ -438,7 +459,7 @@ def build_world(app: Any, cast: factories.Cast) -> World:
     from portal.reviews import services as review_services
     from portal.reviews.models import Review
     from portal.reviews.workflow import Recommendation
-    from portal.validations import calendar, findings, visits
+    from portal.validations import calendar, findings, recognition, visits
     from portal.validations import services as validation_services
     from portal.validations.workflow import FindingKind, SiteMode
 
@@ -504,6 +525,8 @@ def build_world(app: Any, cast: factories.Cast) -> World:
         blackout = visits.add_blackout(company, today + timedelta(days=120), today + timedelta(days=122),
                                        "Annual inventory", by=officer)
         feed_token = calendar.new_token(reviewer, by=reviewer)
+        visit_import = visit_services.store_visit_import(validation, profile, ParsedVisitWorkbook(), "visit.xlsx",
+                                                         by=reviewer)
 
         # Business partners and MRA programs.
         program = mra.create_program(mra.ProgramInput(code="ZZ-AEO", partner="Zedland", countries="MX",
@@ -517,6 +540,9 @@ def build_world(app: Any, cast: factories.Cast) -> World:
         staged_other = partner_services.stage_import(account, "more-partners.csv", [], by=user("employee_a"))
         certification = mra.add_account_certification(account, mra.AccountCertificationInput(
             program_id=program.id, certificate_number="ZZ-123", expires_on=today + timedelta(days=365)), by=officer)
+        mr_record = recognition.add_mr_record(validation, recognition.MrRecordInput(
+            validated_on=today - timedelta(days=30), partner_name="Bravo Trucking", country="MX",
+            program_id=program.id, certificate_number="ZZ-MR-1"), by=reviewer)
 
         notification = db_session.scalar(select(Notification).where(Notification.user_id == officer.id))
         db_session.commit()
@@ -549,6 +575,7 @@ def build_world(app: Any, cast: factories.Cast) -> World:
                 "program_id": program.id,
                 "partner_id": partner.id,
                 "certification_id": certification.id,
+                "record_id": mr_record.id,
                 "fmt": "csv",
                 "user_id": readonly_membership.user_id,
             },
@@ -559,6 +586,8 @@ def build_world(app: Any, cast: factories.Cast) -> World:
                 "partners.confirm_import": {"import_id": staged.id},
                 "partners.discard_import": {"import_id": staged_other.id},
                 "validations.feed": {"token": feed_token},
+                **{f"exports.verification_{name}": {"import_id": visit_import.id}
+                   for name in ("preview", "apply", "discard")},
             },
             queries={"submissions.diff": {"from": 1, "to": 1}},
         )

@@ -21,7 +21,7 @@ from portal.audit import AuditEvent
 from portal.catalog import get_catalog
 from portal.db import db_session
 from portal.exports import columns as cols
-from portal.exports.models import ExcelImport
+from portal.exports.models import ExcelImport, ImportKind
 from portal.profiles.models import ProfileVersion
 from portal.profiles.submission import submit_profile
 from portal.reviews.models import Review
@@ -267,6 +267,16 @@ SWEEP: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/profiles/{profile}/imports/{upload}", _row(LOGIN, 200, 404, 404, 403, 404, 403, 403)),
     ("POST", "/profiles/{profile}/imports/{upload}/apply", _row(LOGIN, 400, 404, 404, 403, 404, 403, 403)),
     ("POST", "/profiles/{profile}/imports/{upload}/discard", _row(LOGIN, 302, 404, 404, 403, 404, 403, 403)),
+    # A validation's on-site verification (CBP only); the pending visit-workbook upload is the reviewer's.
+    ("GET", "/validations/{validation}/verification", _row(LOGIN, 404, 404, 404, 404, 404, 200, 200)),
+    ("GET", "/validations/{validation}/visit-workbook.xlsx", _row(LOGIN, 404, 404, 404, 404, 404, 200, 200)),
+    ("POST", "/validations/{validation}/verification/import", _row(LOGIN, 404, 404, 404, 404, 404, 200, 200)),
+    ("GET", "/validations/{validation}/verification/imports/{visit_upload}",
+     _row(LOGIN, 404, 404, 404, 404, 404, 200, 404)),
+    ("POST", "/validations/{validation}/verification/imports/{visit_upload}/apply",
+     _row(LOGIN, 404, 404, 404, 404, 404, 400, 404)),
+    ("POST", "/validations/{validation}/verification/imports/{visit_upload}/discard",
+     _row(LOGIN, 404, 404, 404, 404, 404, 302, 404)),
 ]
 
 
@@ -274,6 +284,7 @@ def test_the_sweep_covers_every_route_of_the_blueprint(app):
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint.startswith("exports.")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     covered = {(method, url.replace("{profile}", "<int:profile_id>").replace("{upload}", "<int:import_id>")
+                .replace("{visit_upload}", "<int:import_id>")
                 .replace("{validation}", "<int:validation_id>")) for method, url, _ in SWEEP}
     assert routes == covered
 
@@ -289,9 +300,13 @@ def test_authorization_sweep(app, client, login, cast, actor):
         profile = factories.profile_of(cast.account_a)
         upload = ExcelImport(profile_id=profile.id, user_id=cast.users["officer_a"].id,
                              payload={"file_name": "q.xlsx", "meta": {}, "downloaded": {}, "rows": []})
-        db_session.add(upload)
+        visit_upload = ExcelImport(profile_id=profile.id, user_id=cast.users["reviewer"].id,
+                                   kind=ImportKind.VISIT_WORKBOOK, validation_id=validation_id,
+                                   payload={"file_name": "v.xlsx", "meta": {}, "downloaded": {}, "rows": []})
+        db_session.add_all([upload, visit_upload])
         db_session.commit()
-        params = {"profile": profile.id, "upload": upload.id, "validation": validation_id}
+        params = {"profile": profile.id, "upload": upload.id, "validation": validation_id,
+                  "visit_upload": visit_upload.id}
     if actor != "anonymous":
         login(cast.email(actor))
     wrong = []
@@ -355,8 +370,25 @@ def test_validation_sheets_are_filled_from_the_validation(app, client, login, ca
 
     submit_and_rate(app, cast)
     _validation_with_findings(app, cast, ValidationStatus.SCHEDULED)
+    with app.app_context():
+        from portal.companies.models import Address
+        from portal.companies.workflow import AddressKind
+        from portal.validations.models import Validation, ValidationSite
+        from portal.validations.workflow import NoGoReason, SiteMode
+
+        yard = Address(company_id=cast.company_a.id, kind=AddressKind.FACILITY, name="North Yard", line1="9 Rail Rd",
+                       city="Gary", country="US", timezone="America/Chicago")
+        db_session.add(yard)
+        db_session.flush()
+        validation_id = db_session.scalar(select(Validation.id).where(Validation.account_id == cast.account_a.id))
+        db_session.add(ValidationSite(validation_id=validation_id, address_id=yard.id, mode=SiteMode.ONSITE,
+                                      no_go=True, no_go_reason=NoGoReason.SECURITY))
+        db_session.commit()
     login(cast.email("reviewer"))
     content = client.get(f"/profiles/{factories_profile_id(app, cast)}/visit-workbook.xlsx").get_data()
+    plan, _ = rows_of(content, "Visit plan")
+    yard_row = next(row for row in plan if row[0] == "North Yard")
+    assert yard_row[5] == f"{SiteMode.ONSITE.label}, no-go: {NoGoReason.SECURITY.label}"   # the reason, not just no-go
     partners, partners_calamine = rows_of(content, "Business partners")
     assert [row[0] for row in partners[1:]] == ["Acme Widgets", "Carrier One"]
     carrier = partners[2]
@@ -381,7 +413,7 @@ def test_validation_sheets_are_filled_from_the_validation(app, client, login, ca
     partner_copy = client.get(f"/profiles/{factories_profile_id(app, cast)}/profile-workbook.xlsx").get_data()
     assert len(rows_of(partner_copy, "Business partners")[0]) == 3
     assert rows_of(partner_copy, "Findings")[0][1:] == []
-    assert len(rows_of(partner_copy, "Visit plan")[0]) == 2
+    assert len(rows_of(partner_copy, "Visit plan")[0]) == 3    # header, the visit, the no-go site
 
 
 def test_the_partner_sees_findings_once_the_report_is_sent(app, client, login, cast):

@@ -701,6 +701,51 @@ SPECS["agreement"] = FormSpec(
     setup=lambda ctx: fresh_application(ctx, "agreement"), reset=lambda ctx: fresh_application(ctx, "agreement"))
 
 
+# Mutual recognition in validations (issue 7 item 5). No site of company A is in a country its foreign
+# certification (Zedland, MX) covers, and the world's site is not covered: both actions are always refused
+# (a redirect with a message), so every example must leave the database as it was.
+def _never(_response: Any, _data: dict[str, Any]) -> bool:
+    return False
+
+
+def _mr_reset(ctx: Ctx) -> None:
+    from portal.validations.models import ValidationMrRecord
+
+    for record in db_session.scalars(select(ValidationMrRecord).where(ValidationMrRecord.id != ctx.p("record_id"))):
+        db_session.delete(record)
+
+
+def _mr_stored(ctx: Ctx, data: dict[str, Any]) -> None:
+    from portal.validations.models import ValidationMrRecord
+
+    record = db_session.scalar(select(ValidationMrRecord).order_by(ValidationMrRecord.id.desc()).limit(1))
+    assert record.partner_name == stripped(data.get("partner_name")) and len(record.notes) <= 2000
+
+
+SPECS["cover_site"] = FormSpec(
+    "reviewer", lambda ctx: f"/validations/{ctx.p('validation_id')}/coverage",
+    {"address_id": st.one_of(st.none(), numbers), "note": st.one_of(st.none(), junk)},
+    watch=("validation_sites", "validation_events"), accepted=_never)
+SPECS["withdraw_coverage"] = FormSpec(
+    "reviewer", lambda ctx: f"/validations/{ctx.p('validation_id')}/sites/{ctx.p('site_id')}/coverage/withdraw",
+    {"note": st.one_of(st.none(), junk)}, watch=("validation_sites", "validation_events"), accepted=_never)
+SPECS["mr_record"] = FormSpec(
+    "reviewer", lambda ctx: f"/validations/{ctx.p('validation_id')}/mr-records",
+    {"business_partner_id": st.one_of(st.none(), st.just(""), numbers),
+     "partner_name": st.one_of(st.none(), st.just("Delta Maquila"), junk),
+     "country": st.one_of(st.none(), choice("MX", "US", "")),
+     "program_id": st.one_of(st.none(), st.just("1"), numbers),   # the world's only program (Zedland, MX)
+     "certificate_number": st.one_of(st.none(), st.just("ZZ-7"), junk),
+     "validated_on": st.one_of(st.none(), st.just((date.today() - timedelta(days=30)).isoformat()), dates),
+     "notes": st.one_of(st.none(), junk)},
+    watch=("validation_mr_records", "validation_events"),
+    invalid=lambda d: bad_date(d, "validated_on", required=True) or too_long(d, "partner_name", 200)
+    or too_long(d, "certificate_number", 60) or too_long(d, "notes", 2000)
+    or bool(stripped(d.get("business_partner_id")))          # no partner of the register is offered
+    or d.get("country") not in {None, "", "MX"},                # only MX is certified by the program
+    check_stored=_mr_stored, reset=_mr_reset)
+
+
 # --- the tests --------------------------------------------------------------------------------------
 
 

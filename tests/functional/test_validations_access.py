@@ -84,6 +84,11 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("validations.annual_review", "GET"): VIEW,
     ("validations.annual_confirm", "POST"): PARTNER_POST,
     ("validations.annual_submit", "POST"): PARTNER_POST,
+    ("validations.cover_site", "POST"): STAFF,
+    ("validations.withdraw_coverage", "POST"): STAFF,
+    ("validations.mr_records", "GET"): STAFF,
+    ("validations.mr_records", "POST"): STAFF,
+    ("validations.delete_mr_record", "POST"): STAFF,
 }
 
 
@@ -107,13 +112,30 @@ def _parameters(app: Any, cast: Any) -> dict[str, Any]:
         second = services.create_validation(exporter, user("reviewer", cast), by=user("reviewer", cast))
         blackout = visits.add_blackout(company, date.today() + timedelta(days=200),
                                        date.today() + timedelta(days=201), "Shutdown", by=user("officer_a", cast))
+        record = _mr_record(ids["validation"], cast)
         db_session.commit()
         second_ids = {"validation": second.id}
-        blackout_id = blackout.id
+        blackout_id, record_id = blackout.id, record.id
     required, _best = sent_with(app, cast, second_ids, (FindingKind.REQUIRED_ACTION, FindingKind.BEST_PRACTICE))
     return {"account_id": ids["account"], "validation_id": ids["validation"], "site_id": ids["us_site"],
             "visit_id": visit_id, "finding_id": required, "company_id": cast.company_a.id,
-            "blackout_id": blackout_id, "token": "not-a-real-token"}
+            "blackout_id": blackout_id, "record_id": record_id, "token": "not-a-real-token"}
+
+
+def _mr_record(validation_id: int, cast: Any) -> Any:
+    """An MR record of the first validation: a Colombian partner validated under the seeded program."""
+    from sqlalchemy import select
+
+    from portal.partners import mra
+    from portal.partners.models import MraProgram
+    from portal.validations import recognition
+    from portal.validations.models import Validation
+
+    mra.seed_mra_programs()
+    return recognition.add_mr_record(db_session.get(Validation, validation_id), recognition.MrRecordInput(
+        validated_on=date.today() - timedelta(days=30), partner_name="Resinas Andinas", country="CO",
+        program_id=db_session.scalar(select(MraProgram.id).where(MraProgram.code == "CO")),
+        certificate_number="OEA-CO-1"), by=user("reviewer", cast))
 
 
 def _matches(expected: Any, response: Any) -> bool:
@@ -132,7 +154,7 @@ def test_every_validation_route_has_an_entry(app):
 
 # Requests that change or remove what later requests use run last, in this order.
 RUN_LAST = ["validations.delete_blackout", "validations.delete_site", "validations.cancel_visit",
-            "validations.delete_finding", "validations.close"]
+            "validations.delete_finding", "validations.delete_mr_record", "validations.close"]
 
 
 def _order() -> list[tuple[str, str]]:

@@ -42,8 +42,8 @@ def test_demo_data_is_idempotent_and_completes_the_applications(app):
     second = runner.invoke(args=["demo-data"])
     assert "already present" in second.output
     with app.app_context():
-        assert db_session.scalar(select(func.count()).select_from(User)) == 10
-        assert db_session.scalar(select(func.count()).select_from(Company)) == 5
+        assert db_session.scalar(select(func.count()).select_from(User)) == 11
+        assert db_session.scalar(select(func.count()).select_from(Company)) == 6
         steps = db_session.scalars(select(TradeAccount.application_step)).all()
         assert steps and all(step == ApplicationStep.COMPLETE for step in steps)
         # Profiles in every stage: drafting, in review, awaiting approval, certified.
