@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -206,16 +207,36 @@ def _header_footer_text(text: str, limit: int = 120) -> str:
     return safe_text(text)[:limit].replace("&", "&&")
 
 
-def apply_print_setup(ws: Any, setup: PrintSetup, *, repeat_header: bool = True) -> None:
-    """Landscape, fitted to one page wide (as many tall as needed), header row repeated, footer."""
+PRINT_WIDTH_PER_PAGE = 220
+"""Column widths (in characters) one landscape Letter page holds while the text stays readable (about
+60 % of its size). A wider sheet prints over more pages across, its first column repeated on each."""
+
+
+def print_pages_wide(total_width: float) -> int:
+    """How many pages across a sheet of this total column width prints on."""
+    return max(1, math.ceil(total_width / PRINT_WIDTH_PER_PAGE))
+
+
+def apply_print_setup(ws: Any, setup: PrintSetup, *, repeat_header: bool = True, total_width: float = 0) -> None:
+    """Landscape, fitted to the page width (as many pages tall as needed), header row repeated, footer.
+
+    The CBP Criteria sheet (15 columns, about 440 characters wide) fitted to one page printed at a third
+    of its size in LibreOffice; a sheet wider than ``PRINT_WIDTH_PER_PAGE`` is fitted to two (or more)
+    pages across instead, printed across then down (the halves of the same rows follow each other) with
+    the first column (the criterion ID) repeated on every page.
+    """
+    pages = print_pages_wide(total_width)
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = Worksheet.PAPERSIZE_LETTER
-    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToWidth = pages
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.gridLines = True
     if repeat_header:
         ws.print_title_rows = "1:1"
+    if pages > 1:
+        ws.print_title_cols = "A:A"
+        ws.page_setup.pageOrder = "overThenDown"
     ws.oddHeader.left.text = _header_footer_text(setup.title)
     ws.oddHeader.right.text = "&A"  # the sheet name
     ws.oddFooter.left.text = _header_footer_text(setup.generated)
@@ -261,7 +282,7 @@ class TableSheet:
         for index, column in enumerate(self.columns, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = column.width
         self.ws.freeze_panes = "A2"
-        apply_print_setup(self.ws, setup)
+        apply_print_setup(self.ws, setup, total_width=sum(column.width for column in self.columns))
         if protect:
             # Protection guards the layout against slips (IDs, headers); it is not a security control:
             # the importer checks every cell anyway. Filtering, sorting and resizing stay allowed.

@@ -195,7 +195,11 @@ def test_layout_and_print_settings():
         ws = book[name]
         assert ws.freeze_panes == "A2", name
         assert ws.page_setup.orientation == "landscape", name
-        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, name
+        # The 15-column Criteria sheet prints two pages across (ID repeated), the others one.
+        wide = name == "Criteria"
+        assert ws.page_setup.fitToWidth == (2 if wide else 1) and ws.page_setup.fitToHeight == 0, name
+        assert ws.print_title_cols == ("$A:$A" if wide else None), name
+        assert ws.page_setup.pageOrder == ("overThenDown" if wide else None), name
         assert ws.sheet_properties.pageSetUpPr.fitToPage, name
         assert ws.print_title_rows == "$1:$1", name
         assert ws.oddFooter.left.text == "Generated 2026-05-02 14:03 UTC, version 3", name
@@ -214,14 +218,15 @@ def test_layout_and_print_settings():
     # The same facts straight from the XML that Excel and LibreOffice read.
     xml = sheet_xml(content)["Criteria"]
     (page_setup,) = re.findall(r"<pageSetup [^>]*>", xml)
-    assert 'orientation="landscape"' in page_setup and 'fitToWidth="1"' in page_setup
+    assert 'orientation="landscape"' in page_setup and 'fitToWidth="2"' in page_setup
+    assert 'pageOrder="overThenDown"' in page_setup
     assert 'fitToHeight="0"' in page_setup and '<pageSetUpPr fitToPage="1"' in xml
     assert '<pane ySplit="1"' in xml and 'state="frozen"' in xml
     (validation_xml,) = re.findall(r"<dataValidation [^>]*>", xml)
     assert 'type="list"' in validation_xml and 'sqref="N2:N3"' in validation_xml
     assert '<oddFooter>&amp;LGenerated 2026-05-02 14:03 UTC, version 3&amp;RPage &amp;P of &amp;N</oddFooter>' in xml
     workbook_xml = zipfile.ZipFile(io.BytesIO(content)).read("xl/workbook.xml").decode()
-    assert "_xlnm.Print_Titles" in workbook_xml and "'Criteria'!$1:$1" in workbook_xml
+    assert "_xlnm.Print_Titles" in workbook_xml and "'Criteria'!$1:$1,'Criteria'!$A:$A" in workbook_xml
 
 
 def test_partner_copy_has_no_cbp_only_columns_or_scores():
