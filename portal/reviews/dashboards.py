@@ -102,17 +102,26 @@ def _days_between(later: Any, earlier: Any) -> Any:
 class CertificationTime:
     average_days: float | None
     certifications: int
+    since: date | None = None      # the first day of the window
 
 
-def average_days_to_certification() -> CertificationTime:
-    """Mean days from submission to the supervisor's decision, over reviews decided as certify."""
+def average_days_to_certification(months: int = 12, *, now: datetime | None = None) -> CertificationTime:
+    """Mean days from submission to the supervisor's decision, over reviews decided as certify in the
+    last ``months`` calendar months (the same window as the decisions chart).
+
+    A window rather than all time: the figure tells how the team does now, and its statement reads a
+    range of ix_reviews_status_outcome_decided_at instead of every certification ever decided.
+    """
+    now = now or clock.utcnow()
+    first = _months_back(now.date(), months)[0]
+    start = datetime(first.year, first.month, 1, tzinfo=now.tzinfo)
     row = db_session.execute(
         select(func.avg(_days_between(Review.decided_at, Review.submitted_at)), func.count(Review.id))
         .where(Review.status == ReviewStatus.DECIDED, Review.outcome == Recommendation.CERTIFY,
-               Review.decided_at.is_not(None))).one()
+               Review.decided_at >= start)).one()
     average, count = row
     return CertificationTime(average_days=round(float(average), 1) if average is not None else None,
-                             certifications=count or 0)
+                             certifications=count or 0, since=first)
 
 
 @dataclass(frozen=True)

@@ -589,8 +589,8 @@ def test_the_supervisor_dashboard(app, client, login, cast, ids):
     for review_id in awaiting:
         assert f'href="/reviews/{review_id}/decision">Decide' in html
     assert html.index("Awaiting 0 Inc.") < html.index("Awaiting 1 Inc.")           # oldest recommendation first
-    # (30 + 60 + 90) / 3 certifications, the one 13 months ago included: the average is over all time.
-    assert "<strong>60.0 days</strong>" in html and "over 3 certifications" in html
+    # (30 + 60) / 2: the certification 13 months ago is outside the 12 months of the chart.
+    assert "<strong>45.0 days</strong>" in html and "over 2 certifications decided since" in html
     assert 'id="decisions-per-month"' in html and "<svg" in html
     rows = dict(re.findall(r'<tr data-month="(\d{4}-\d\d)">(.*?)</tr>', html, re.S))
     assert len(rows) == 12 and list(rows)[-1] == this_month.strftime("%Y-%m")
@@ -612,8 +612,10 @@ def test_average_days_on_the_database(db, cast, ids):
     set_review(decided[0], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 11, 12, tzinfo=UTC))
     set_review(decided[1], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 21, 6, tzinfo=UTC),
                submitted_at=datetime(2024, 1, 1, tzinfo=UTC))
-    result = dashboards.average_days_to_certification()                  # (10.5 + 20.25) / 2 = 15.375
+    result = dashboards.average_days_to_certification(now=datetime(2024, 6, 1, tzinfo=UTC))  # (10.5 + 20.25) / 2
     assert result.certifications == 2 and result.average_days == 15.4
+    later = dashboards.average_days_to_certification(now=datetime(2025, 2, 1, tzinfo=UTC))    # window from Mar 2024
+    assert later.certifications == 0 and later.average_days is None and later.since == date(2024, 3, 1)
 
 
 def test_decisions_per_month_fills_empty_months(db, cast, ids):
