@@ -24,11 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import partial
 from typing import IO, Any, Literal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -265,6 +266,29 @@ def list_validation(choices: Sequence[str], *, prompt: str | None = None) -> Dat
     return validation
 
 
+def _rows_of_cells(ws: Any, values: Sequence[Any], row_idx: int) -> Iterable[Any]:
+    """The cells of one appended row, for openpyxl's write-only writer (openpyxl 3.1.5, pinned).
+
+    openpyxl's own ``_values_to_row`` first tries every item as a plain value and, for a styled cell,
+    builds the message "Cannot convert <repr> to Excel" of the ValueError it then catches: for a
+    sheet of styled cells that was a fifth of the build. Our rows hold only plain values and styled
+    cells (never hyperlinks), so a styled cell is taken as it is and plain values share one cell, as
+    in openpyxl (tests/unit/test_workbook.py compares the XML with openpyxl's own path).
+    """
+    plain = WriteOnlyCell(ws)
+    for col_idx, value in enumerate(values, 1):
+        if value is None:
+            continue
+        if isinstance(value, Cell):
+            cell = value
+        else:
+            plain.value = value
+            cell = plain
+        cell.column = col_idx
+        cell.row = row_idx
+        yield cell
+
+
 class TableSheet:
     """A sheet holding one table: header row 1, one record per row below it.
 
@@ -277,6 +301,7 @@ class TableSheet:
         self.wb = wb
         self.columns = list(columns)
         self.ws = wb.book.create_sheet(title)
+        self.ws._values_to_row = partial(_rows_of_cells, self.ws)
         self.rows = 0
         self.autofilter = autofilter
         for index, column in enumerate(self.columns, start=1):
