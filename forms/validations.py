@@ -54,7 +54,9 @@ class SiteForm(PortalForm):
 class CoverSiteForm(PortalForm):
     """Mark one company site covered by the foreign program's validation (one click from the sites page)."""
 
-    address_id = IntegerField("Site", validators=[InputRequired("Choose the site.")])
+    # A database id: past 2**31 - 1 no row can match (and PostgreSQL refuses the comparison outright).
+    address_id = IntegerField("Site", validators=[InputRequired("Choose the site."),
+                                                  NumberRange(1, 2**31 - 1, "Choose one of the company's facilities.")])
     note = TextAreaField("Why the foreign validation is relied on (optional)",
                          validators=[Optional(), Length(max=2000)],
                          description="For example: SAT validated the plant in 2025 with no findings.")
