@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from portal.exports.page_layout import LINE_HEIGHT, MAX_ROW_HEIGHT, row_height, wrapped_lines
 from portal.exports.profile_workbook import Audience
-from portal.exports.workbook import LINE_HEIGHT, MAX_ROW_HEIGHT, row_height, wrapped_lines
 from tests.unit.test_workbook import _criterion, build, profile_data, sheet_xml
 
 
