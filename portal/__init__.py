@@ -51,7 +51,7 @@ def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal import db, security
+    from portal import db, fragment_cache, security
     from portal.models import import_all_models
     from portal.notifications import mail
 
@@ -59,6 +59,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     security.init_app(app)
     mail.init_app(app)
+    fragment_cache.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

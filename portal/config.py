@@ -99,6 +99,10 @@ class Config:
     SMTP_STARTTLS = parse_bool(os.environ.get("SMTP_STARTTLS"), default=False)
     MAIL_DELIVER_AFTER_REQUEST = True
 
+    # Rendered page fragments each app server keeps in memory (portal/fragment_cache.py); a category
+    # page's criteria take about 25 KB, so 500 entries are about 12 MB per worker. 0 turns it off.
+    FRAGMENT_CACHE_ENTRIES = int(os.environ.get("FRAGMENT_CACHE_ENTRIES", "500"))
+
     # Argon2 parameters; None means argon2-cffi's RFC 9106 low-memory profile.
     PASSWORD_HASH_PROFILE: str | None = None
 

@@ -76,8 +76,52 @@ def _write_transaction_wanted() -> bool:
     return True
 
 
+# Statements after which a transaction must never be committed on the way out of a request.
+_WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "WITH")
+_WROTE = "portal_transaction_wrote"
+
+
+def _track_writes(engine: Engine) -> None:
+    """Remember, per connection, whether the open transaction has sent anything but reads."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _mark(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:8].upper().startswith(_WRITE_KEYWORDS):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _reset(conn: Any) -> None:
+        conn.info.pop(_WROTE, None)
+
+
+def end_read_only_transaction() -> None:
+    """Commit the request's transaction when it only read, instead of rolling it back.
+
+    The result is the same, but psycopg discards its prepared statements on every ROLLBACK
+    (psycopg/_connection_base.py, ``_rollback_gen``), so a pooled connection ending each request
+    with one would plan every query again in every request. Anything written and not committed by
+    the view is still rolled back by ``db_session.remove()``.
+    """
+    if not db_session.registry.has():
+        return
+    session = db_session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    # One engine per app: the transaction's connection is the session's only one.
+    if session.connection().info.get(_WROTE):
+        return
+    session.commit()
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     """Create an engine with the per-dialect settings of DESIGN.md §4."""
+    engine = _make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    _track_writes(engine)
+    return engine
+
+
+def _make_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
     if url.startswith("sqlite"):
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 5}}
         if url in {"sqlite://", "sqlite:///:memory:"}:
@@ -129,8 +173,12 @@ def init_app(app: Flask) -> None:
     db_session.configure(bind=engine)
 
     @app.teardown_appcontext
-    def _remove_session(_exc: BaseException | None) -> None:
-        db_session.remove()
+    def _remove_session(exc: BaseException | None) -> None:
+        try:
+            if exc is None:
+                end_read_only_transaction()
+        finally:
+            db_session.remove()
 
 
 def str_enum(enum_cls: type[Any], name: str, length: int = 32) -> Enum:

@@ -13,12 +13,16 @@ from flask import Flask, Response, abort, flash, g, redirect, request, session, 
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.clock import utcnow
 from portal.db import db_session
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+# How stale the recorded last activity may get before a request writes it again (seconds).
+ACTIVITY_RESOLUTION_SECONDS = 60
 
 # A request id passed on by a proxy is kept only when it cannot forge log lines or page text.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -31,9 +35,20 @@ CSP = (
 
 @login_manager.user_loader
 def _load_user(token: str) -> Any:
+    """The user of a session token, with what every page asks of them in the same statement: their
+    memberships (permissions) and their unread notification count (the header)."""
     from portal.auth.models import User
+    from portal.notifications.inbox import unread_count_of
 
-    return db_session.scalar(select(User).where(User.session_token == token, User.is_active.is_(True)))
+    row = db_session.execute(
+        select(User, unread_count_of(User.id)).where(User.session_token == token, User.is_active.is_(True))
+        .options(joinedload(User.memberships))
+    ).unique().first()
+    if row is None:
+        return None
+    if "unread_notifications" not in g:
+        g.unread_notifications = row[1]
+    return row[0]
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -112,8 +127,12 @@ def init_app(app: Flask) -> None:
                 "info",
             )
             return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
-        # Background fetches (autosave) count as activity too: the user is typing.
-        session["last_seen"] = utcnow().timestamp()
+        # Background fetches (autosave) count as activity too: the user is typing. The time is
+        # written at most once a minute: an unchanged session is not signed and sent again with
+        # every response, and the idle limit still holds to the minute (it can only end early).
+        now = utcnow().timestamp()
+        if now - session.get("last_seen", 0) >= ACTIVITY_RESOLUTION_SECONDS:
+            session["last_seen"] = now
         return None
 
     @app.after_request

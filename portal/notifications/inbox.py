@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, case, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,9 +40,14 @@ def notify(user, title: str, body: str = "", link: str | None = None, *, email: 
     return row
 
 
+def unread_count_of(user_id: Any) -> Any:
+    """The unread count as a scalar subquery, so that loading the signed-in user brings it along."""
+    return (select(func.count()).select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None)).scalar_subquery())
+
+
 def unread_count(user_id: int) -> int:
-    return db_session.scalar(select(func.count()).select_from(Notification)
-                             .where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+    return db_session.scalar(select(unread_count_of(user_id))) or 0
 
 
 INBOX_PER_PAGE = 25

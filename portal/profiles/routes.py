@@ -7,15 +7,17 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from forms.questionnaire import AutosaveForm, build_category_form, field_key
 from portal.action_plans.models import ActionPlan
 from portal.auth.permissions import can_edit_profile, can_view_profile, ensure
-from portal.clock import utcnow
+from portal.clock import today, utcnow
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
+from portal.fragment_cache import fragment_cache
 from portal.profiles import queries, services
 from portal.profiles.progress import compute_progress
 from portal.profiles.workflow import ImplementationStatus
@@ -76,22 +78,21 @@ def category(profile_id: int, number: int):
     profile = _load(profile_id)
     catalog = services.catalog_of(profile)
     category_ = queries.get_category_or_404(catalog, profile, number)
-    page = queries.category_page(profile, category_)
     can_edit = can_edit_profile(current_user, profile)
-    form_class = build_category_form(page.criteria)
-    if request.method == "POST":
-        ensure(can_edit)
-        form = form_class()
-    else:
-        form = form_class(data={field_key(c.id): _answer_data(page.answers.get(c.id)) for c in page.criteria})
     categories = catalog.categories_for(profile.account.business_type)
     numbers = [c.number for c in categories]
     position = numbers.index(number)
     previous_number = numbers[position - 1] if position > 0 else None
     next_number = numbers[position + 1] if position + 1 < len(numbers) else None
+    here = url_for("profiles.category", profile_id=profile.id, number=number)
     conflicts: dict[str, dict[str, Any]] = {}
-    if request.method == "POST" and form.validate():
-        here = url_for("profiles.category", profile_id=profile.id, number=number)
+    page: queries.CategoryPage | None = None
+    form = None
+    if request.method == "POST":
+        ensure(can_edit)
+        page = queries.category_page(profile, category_)
+        form = build_category_form(page.criteria)()
+    if form is not None and form.validate():
         try:
             for criterion in page.criteria:
                 sub = form[field_key(criterion.id)]
@@ -120,13 +121,33 @@ def category(profile_id: int, number: int):
                     return redirect(url_for("submissions.submit", profile_id=profile.id))
                 return redirect(here)
             page = queries.category_page(profile, category_)
-    status_code = 409 if conflicts else 200
+    criteria_html = _criteria_html(profile, category_, page, form, can_edit, conflicts, here)
     return render_template(
         "profiles/category.html", profile=profile, account=profile.account, catalog=catalog, category=category_,
-        page=page, form=form, can_edit=can_edit, field_key=field_key, previous_number=previous_number,
-        next_number=next_number, ImplementationStatus=ImplementationStatus,
-        next_url=url_for("profiles.category", profile_id=profile.id, number=number), conflicts=conflicts,
-    ), status_code
+        form=form, can_edit=can_edit, previous_number=previous_number, next_number=next_number,
+        criteria_html=criteria_html, conflicts=conflicts,
+    ), 409 if conflicts else 200
+
+
+def _criteria_html(profile: Any, category_: Any, page: queries.CategoryPage | None, form: Any, can_edit: bool,
+                   conflicts: dict[str, dict[str, Any]], here: str) -> Markup:
+    """The criteria of the page. A page that shows only stored data (a GET) comes from the fragment
+    cache, keyed by the rows it shows; a form sent back with the user's input is rendered afresh."""
+    key = None
+    if form is None:
+        criteria = queries.criteria_of(profile, category_)
+        key = ("profiles.category", here, profile.catalog_id, can_edit, today(),
+               queries.category_fingerprint(profile, criteria))
+
+    def render(csrf_token: Any) -> str:
+        loaded = page or queries.category_page(profile, category_)
+        shown = form or build_category_form(loaded.criteria)(
+            data={field_key(c.id): _answer_data(loaded.answers.get(c.id)) for c in loaded.criteria})
+        return render_template("profiles/_criteria.html", profile=profile, page=loaded, form=shown,
+                               can_edit=can_edit, field_key=field_key, conflicts=conflicts, next_url=here,
+                               csrf_token=csrf_token)
+
+    return fragment_cache().render(key, render)
 
 
 def _answer_data(answer: Any) -> dict[str, Any]:

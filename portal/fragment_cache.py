@@ -1,0 +1,87 @@
+"""Rendered HTML fragments kept in memory by each app server, keyed by the data they show.
+
+A fragment's key holds everything the fragment depends on, down to the rows it renders (read by one
+small query, far cheaper than loading and rendering them). An entry is therefore never invalidated
+and can never be stale: when the data changes, the key changes, and the old entry ages out of the
+least-recently-used order. Every process keeps its own cache, and several app servers stay coherent
+because every key comes from the shared database.
+
+What differs per session is never stored. Fragments are rendered with a random placeholder where the
+CSRF token goes, and the placeholder is replaced by the current session's token on the way out.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Flask, current_app
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+
+EXTENSION = "fragment_cache"
+
+
+class FragmentCache:
+    """A bounded LRU map from keys to rendered HTML, safe to share between threads."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        # Random per process: no user text can hold it, because no user ever sees it.
+        self.csrf_placeholder = f"csrf-{secrets.token_hex(16)}"
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            html = self._entries.get(key)
+            if html is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return html
+
+    def put(self, key: Hashable, html: str) -> None:
+        if self.max_entries <= 0:
+            return
+        with self._lock:
+            self._entries[key] = html
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def render(self, key: Hashable | None, render: Callable[[Callable[[], Markup]], str]) -> Markup:
+        """The fragment of ``key``, rendered by ``render`` on a miss, with this session's CSRF token.
+
+        ``render`` receives the function to call wherever the template wants ``csrf_token()``. A key of
+        None renders without the cache (a form shown again with the user's input and errors).
+        """
+        if key is None:
+            return Markup(render(generate_csrf))
+        html = self.get(key)
+        if html is None:
+            html = render(lambda: Markup(self.csrf_placeholder))
+            self.put(key, html)
+        return Markup(html.replace(self.csrf_placeholder, generate_csrf()))
+
+
+def init_app(app: Flask) -> None:
+    """One cache per application (tests build many apps over databases that reuse ids)."""
+    app.extensions[EXTENSION] = FragmentCache(int(app.config.get("FRAGMENT_CACHE_ENTRIES", 0)))
+
+
+def fragment_cache(app: Any = None) -> FragmentCache:
+    return (app or current_app).extensions[EXTENSION]
