@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from portal import db_connections
+from portal.db_connections import wrote
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -64,37 +67,6 @@ db_session: scoped_session[Any] = scoped_session(sessionmaker(expire_on_commit=F
 _engines: dict[str, Engine] = {}
 
 
-def _write_transaction_wanted() -> bool:
-    """Whether a new SQLite transaction should take the write lock up front.
-
-    Reads (GET) stay deferred so they never wait on writers; anything that may write (POST, CLI,
-    background work) starts with BEGIN IMMEDIATE, because a deferred transaction that reads and then
-    writes cannot upgrade its snapshot and fails with "database is locked" under contention.
-    """
-    if has_request_context():
-        return request.method not in {"GET", "HEAD", "OPTIONS"}
-    return True
-
-
-# Statements after which a transaction must never be committed on the way out of a request.
-_WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "WITH")
-_WROTE = "portal_transaction_wrote"
-
-
-def _track_writes(engine: Engine) -> None:
-    """Remember, per connection, whether the open transaction has sent anything but reads."""
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _mark(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip()[:8].upper().startswith(_WRITE_KEYWORDS):
-            conn.info[_WROTE] = True
-
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _reset(conn: Any) -> None:
-        conn.info.pop(_WROTE, None)
-
-
 def end_read_only_transaction() -> None:
     """Commit the request's transaction when it only read, instead of rolling it back.
 
@@ -109,42 +81,25 @@ def end_read_only_transaction() -> None:
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
     # One engine per app: the transaction's connection is the session's only one.
-    if session.connection().info.get(_WROTE):
+    if wrote(session.connection()):
         return
     session.commit()
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engine:
-    """Create an engine with the per-dialect settings of DESIGN.md §4."""
-    engine = _make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
-    _track_writes(engine)
-    return engine
-
-
-def _make_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
+    """Create an engine with the per-dialect settings of DESIGN.md §4 (portal/db_connections.py)."""
     if url.startswith("sqlite"):
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 5}}
         if url in {"sqlite://", "sqlite:///:memory:"}:
             kwargs["poolclass"] = StaticPool
         engine = create_engine(url, **kwargs)
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Take transaction control away from pysqlite (Python 3.11) so we can emit our own BEGIN.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_transaction_wanted() else "BEGIN")
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+        db_connections.tune_sqlite(engine)
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        db_connections.ping_when_idle(engine)
+        db_connections.lazy_read_transactions(engine)
+    db_connections.track_writes(engine)
+    return engine
 
 
 def get_engine(url: str, **kwargs: Any) -> Engine:

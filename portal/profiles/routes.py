@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from forms.questionnaire import AutosaveForm, build_category_form, field_key
+from portal import clock
 from portal.action_plans.models import ActionPlan
 from portal.auth.permissions import can_edit_profile, can_view_profile, ensure
-from portal.clock import today, utcnow
+from portal.clock import utcnow
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
 from portal.fragment_cache import fragment_cache
@@ -136,7 +137,8 @@ def _criteria_html(profile: Any, category_: Any, page: queries.CategoryPage | No
     key = None
     if form is None:
         criteria = queries.criteria_of(profile, category_)
-        key = ("profiles.category", here, profile.catalog_id, can_edit, today(),
+        # The day is part of the key: action plans past their target date show as overdue.
+        key = ("profiles.category", here, profile.catalog_id, can_edit, clock.today(),
                queries.category_fingerprint(profile, criteria))
 
     def render(csrf_token: Any) -> str:

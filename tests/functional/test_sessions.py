@@ -113,3 +113,19 @@ def test_signing_in_again_after_the_absolute_limit_starts_a_new_session(client, 
     login(cast.email("reviewer"))
     clock.advance(minutes=9)
     assert_signed_in(client)
+
+
+def test_the_session_cookie_is_written_again_only_when_the_activity_time_moves_on(client, cast, login, clock):
+    """The last activity is recorded to the minute: requests within a minute leave the signed cookie
+    as it is (no Set-Cookie), and the idle limit still counts from the last recorded activity."""
+    login(cast.email("officer_a"))
+    client.get("/dashboard")  # the first page also stores the CSRF secret in the session
+    clock.advance(seconds=30)
+    assert "Set-Cookie" not in client.get("/dashboard").headers
+    clock.advance(seconds=31)
+    assert "ctpat_session=" in client.get("/dashboard").headers.get("Set-Cookie", "")
+    clock.advance(seconds=20)
+    assert "Set-Cookie" not in client.get("/dashboard").headers
+    # 61 s after sign-in was recorded, 20 s later was not: idle from the recorded time.
+    clock.advance(minutes=15, seconds=-20 + 1)
+    assert_signed_out(client, "/dashboard", IDLE_MESSAGE)

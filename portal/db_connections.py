@@ -1,0 +1,132 @@
+"""How the portal's database connections behave: transactions per request, SQLite tuning, and
+PostgreSQL connection health, each as engine and pool events (DESIGN.md §4).
+
+- **Write tracking.** Every connection knows whether its open transaction has sent anything but
+  reads, so that a request that only read can end with COMMIT (``db.end_read_only_transaction``).
+- **SQLite.** WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for requests that may write:
+  a deferred transaction that reads and then writes cannot upgrade its snapshot under contention.
+- **PostgreSQL reads without BEGIN.** A GET checks its connection out in autocommit, the default
+  of Django and of PostgreSQL itself, and a transaction starts just before the first statement
+  that needs one (a write, a row lock, a savepoint). At READ COMMITTED every statement reads its own
+  snapshot either way, so reads lose nothing, and a page saves the BEGIN and COMMIT round trips.
+  Everything else (POST, CLI, background work) runs in a transaction from its first statement.
+- **PostgreSQL health check.** A connection idle in the pool for more than ``IDLE_PING_SECONDS`` is
+  pinged before use and replaced when dead (server restart, failover, idle timeout in a proxy);
+  one in steady use is not, which saves a round trip per request. A server lost in the middle of a
+  busy period fails the requests on the connections it held; SQLAlchemy then empties the pool.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from flask import has_request_context, request
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Engine
+
+IDLE_PING_SECONDS = 30.0
+
+_WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "WITH",
+                   "SAVEPOINT", "LOCK", "GRANT", "REVOKE", "COMMENT")
+# Row locks only hold inside a transaction.
+_ROW_LOCK = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
+_WROTE = "portal_transaction_wrote"
+_CHECKED_IN_AT = "portal_checked_in_at"
+
+
+def write_transaction_wanted() -> bool:
+    """Whether the work at hand may write: everything but GET, HEAD and OPTIONS requests."""
+    if has_request_context():
+        return request.method not in {"GET", "HEAD", "OPTIONS"}
+    return True
+
+
+def _needs_transaction(statement: str) -> bool:
+    head = statement.lstrip()[:9].upper()
+    if head.startswith(_WRITE_KEYWORDS):
+        return True
+    return head.startswith("SELECT") and " FOR " in statement.upper() and bool(_ROW_LOCK.search(statement))
+
+
+def wrote(conn: Any) -> bool:
+    """Whether ``conn``'s open transaction has sent a statement that may have written."""
+    return bool(conn.info.get(_WROTE))
+
+
+def track_writes(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _mark(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if _needs_transaction(statement):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _reset(conn: Any) -> None:
+        # A connection the server dropped has no info left to reset (and asking would raise).
+        if not conn.invalidated:
+            conn.info.pop(_WROTE, None)
+
+
+def tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite (Python 3.11) so we can emit our own BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_transaction_wanted() else "BEGIN")
+
+
+def lazy_read_transactions(engine: Engine) -> None:
+    """PostgreSQL (psycopg 3): GETs read in autocommit and begin a transaction when they must."""
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.autocommit = not write_transaction_wanted()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_when_needed(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi_connection = cursor.connection
+        if dbapi_connection.autocommit and _needs_transaction(statement) \
+                and dbapi_connection.info.transaction_status == 0:  # idle: no transaction open
+            # psycopg then reports the transaction as open, and commit() or rollback() ends it.
+            dbapi_connection.execute("BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is None or dbapi_connection.closed:
+            return
+        if dbapi_connection.info.transaction_status != 0:
+            dbapi_connection.rollback()  # SQLAlchemy ended the transaction already; never leak one
+        dbapi_connection.autocommit = False
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections that sat idle in the pool only."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+            return
+        try:
+            ok = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out another (SQLAlchemy's pessimistic
+            # disconnect handling with a custom ping).
+            raise exc.DisconnectionError(str(error)) from error
+        if not ok:
+            raise exc.DisconnectionError("The database connection did not answer a ping.")
