@@ -7,8 +7,9 @@ PostgreSQL connection health, each as engine and pool events (DESIGN.md §4).
   a deferred transaction that reads and then writes cannot upgrade its snapshot under contention.
 - **PostgreSQL reads without BEGIN.** A GET checks its connection out in autocommit, the default
   of Django and of PostgreSQL itself, and a transaction starts just before the first statement
-  that needs one (a write, a row lock, a savepoint). At READ COMMITTED every statement reads its own
-  snapshot either way, so reads lose nothing, and a page saves the BEGIN and COMMIT round trips.
+  that needs one (a write, a row lock, a savepoint, a server-side cursor). At READ COMMITTED every
+  statement reads its own snapshot either way, so reads lose nothing, and a page saves the BEGIN
+  and COMMIT round trips.
   Everything else (POST, CLI, background work) runs in a transaction from its first statement.
 - **PostgreSQL health check.** A connection idle in the pool for more than ``IDLE_PING_SECONDS`` is
   pinged before use and replaced when dead (server restart, failover, idle timeout in a proxy);
@@ -96,7 +97,9 @@ def lazy_read_transactions(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _begin_when_needed(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
         dbapi_connection = cursor.connection
-        if dbapi_connection.autocommit and _needs_transaction(statement) \
+        # A server-side cursor (streamed exports) is DECLAREd, which only works in a transaction.
+        streamed = getattr(cursor, "name", None) is not None
+        if dbapi_connection.autocommit and (streamed or _needs_transaction(statement)) \
                 and dbapi_connection.info.transaction_status == 0:  # idle: no transaction open
             # psycopg then reports the transaction as open, and commit() or rollback() ends it.
             dbapi_connection.execute("BEGIN")
