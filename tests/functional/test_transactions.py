@@ -4,6 +4,9 @@ without BEGIN until a statement needs a transaction, and a dead idle connection 
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -185,3 +188,39 @@ def test_postgresql_replaces_a_dead_connection_that_sat_idle(database_url, monke
             assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() not in {dead_pid, first_pid}
     finally:
         engine.dispose()
+
+
+def _sqlite_pair(path: Any) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    waiter = sqlite3.connect(path, isolation_level=None, timeout=5)
+    return holder, waiter
+
+
+def test_sqlite_begin_immediate_follows_the_writer_in_front_closely(tmp_path):
+    """SQLite's own busy handler sleeps up to 100 ms between tries: released after 240 ms, it would
+    take the lock at 328 ms. The short steps take it within a few milliseconds of the release."""
+    holder, waiter = _sqlite_pair(tmp_path / "w.db")
+    holder.execute("BEGIN IMMEDIATE")
+    hold = 0.24
+    threading.Timer(hold, holder.execute, args=("COMMIT",)).start()
+    started = time.monotonic()
+    db_connections.begin_immediate(waiter)
+    waited = time.monotonic() - started
+    waiter.execute("INSERT INTO t VALUES (1)")
+    waiter.execute("COMMIT")
+    assert hold - 0.01 <= waited < hold + 0.04
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_sqlite_begin_immediate_gives_up_after_the_busy_timeout(tmp_path, monkeypatch):
+    holder, waiter = _sqlite_pair(tmp_path / "w.db")
+    holder.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(db_connections, "SQLITE_BUSY_SECONDS", 0.1)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        db_connections.begin_immediate(waiter)
+    assert 0.09 <= time.monotonic() - started < 0.5
+    assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 100
+    holder.execute("ROLLBACK")
