@@ -34,6 +34,8 @@ class Page:
     path: str
     user: str  # "officer", "reviewer", "supervisor"
     explain: bool = False
+    # Empty the fragment cache before each request: the page as first viewed, or right after a save.
+    cold: bool = False
 
 
 @dataclass
@@ -55,6 +57,8 @@ def pages_for(subjects: Subjects, has_partner_register: bool) -> list[Page]:
     pages = [
         Page("partner overview", f"/profiles/{subjects.draft_profile_id}", "officer"),
         Page("category page", f"/profiles/{subjects.draft_profile_id}/categories/1", "officer"),
+        Page("category page, first view", f"/profiles/{subjects.draft_profile_id}/categories/1", "officer",
+             cold=True),
         Page("queue page 1", "/reviews?page=1", "reviewer", explain=True),
         Page("queue page 100", "/reviews?page=100", "reviewer", explain=True),
         Page("queue page 1 (supervisor)", "/reviews?page=1", "supervisor"),
@@ -127,6 +131,8 @@ class Site:
 
     def request(self, page: Page, keep: bool = False) -> tuple[float, int, int, list[Any]]:
         client = self.clients[page.user]
+        if page.cold:
+            self.app.extensions["fragment_cache"].clear()
         with self.counter.measure(keep=keep) as counted:
             started = time.perf_counter()
             response = client.get(page.path)

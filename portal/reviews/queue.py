@@ -191,13 +191,17 @@ def _hq_country() -> Any:
             .correlate(Company).scalar_subquery())
 
 
+# Built once: an alias costs more to construct than the statement it takes part in.
+_EARLIER_REVIEW = aliased(Review, name="earlier_review")
+
+
 def _target_start() -> ColumnElement[datetime]:
     """When the 90-day certification clock started for a review.
 
     An account never certified (an applicant, also after a return and resubmission) counts from the
     first submission of its profile; a certified account's later submission counts from its own date.
     """
-    earlier = aliased(Review)
+    earlier = _EARLIER_REVIEW
     first_submitted = (select(func.min(earlier.submitted_at)).where(earlier.profile_id == Review.profile_id)
                        .correlate(Review).scalar_subquery())
     return type_coerce(case((TradeAccount.certified_on.is_(None), first_submitted), else_=Review.submitted_at),
