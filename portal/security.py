@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from portal.clock import utcnow
@@ -33,17 +34,22 @@ CSP = (
 )
 
 
+@lru_cache(maxsize=1)
+def _user_statement() -> Any:
+    """Built once: every request runs it, and building it cost more than running it."""
+    from portal.auth.models import User
+    from portal.notifications.inbox import unread_count_of
+
+    return (select(User, unread_count_of(User.id))
+            .where(User.session_token == bindparam("token"), User.is_active.is_(True))
+            .options(joinedload(User.memberships)))
+
+
 @login_manager.user_loader
 def _load_user(token: str) -> Any:
     """The user of a session token, with what every page asks of them in the same statement: their
     memberships (permissions) and their unread notification count (the header)."""
-    from portal.auth.models import User
-    from portal.notifications.inbox import unread_count_of
-
-    row = db_session.execute(
-        select(User, unread_count_of(User.id)).where(User.session_token == token, User.is_active.is_(True))
-        .options(joinedload(User.memberships))
-    ).unique().first()
+    row = db_session.execute(_user_statement(), {"token": token}).unique().first()
     if row is None:
         return None
     if "unread_notifications" not in g:

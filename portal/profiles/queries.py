@@ -20,11 +20,15 @@ from portal.profiles.models import Answer, EvidenceFile, EvidenceLink, ProfileVe
 from portal.profiles.services import catalog_of
 
 
+@lru_cache(maxsize=1)
+def _profile_statement() -> Any:
+    """Built once: every profile page runs it."""
+    return (select(SecurityProfile).where(SecurityProfile.id == bindparam("profile_id"))
+            .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)))
+
+
 def get_profile_or_404(profile_id: int) -> SecurityProfile:
-    profile = db_session.scalar(
-        select(SecurityProfile).where(SecurityProfile.id == profile_id)
-        .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company))
-    )
+    profile = db_session.scalar(_profile_statement(), {"profile_id": profile_id})
     if profile is None:
         abort(404)
     return profile

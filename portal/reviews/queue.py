@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -219,15 +234,15 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _search(q: str) -> ColumnElement[bool]:
-    """Legal name or DBA, account number, or any business identifier value (case-insensitive)."""
-    pattern = _like_pattern(q)
-    compact = "".join(ch for ch in q if ch not in " -")
+def _search(compact: bool) -> ColumnElement[bool]:
+    """Legal name or DBA, account number, or any business identifier value (case-insensitive), against
+    the bound ``pattern`` (and ``compact_pattern``: the search without spaces and dashes)."""
+    pattern = bindparam("pattern", type_=String)
     identifier_match = BusinessIdentifier.value.ilike(pattern, escape="\\")
     if compact:
         # Identifiers keep their standard dashes (IOR 36-4812345); a search typed without them still finds it.
         identifier_match = or_(identifier_match, func.replace(BusinessIdentifier.value, "-", "")
-                               .ilike(_like_pattern(compact), escape="\\"))
+                               .ilike(bindparam("compact_pattern", type_=String), escape="\\"))
     return or_(
         Company.legal_name.ilike(pattern, escape="\\"),
         Company.dba.ilike(pattern, escape="\\"),
@@ -237,12 +252,18 @@ def _search(q: str) -> ColumnElement[bool]:
     )
 
 
+def _compact(q: str) -> str:
+    return "".join(ch for ch in q if ch not in " -")
+
+
 # Open reviews, with the literal the partial index ix_reviews_open_submitted_at is defined with: a bound
 # parameter would not let SQLite (or PostgreSQL's generic plans) prove that the index applies.
 OPEN_REVIEW: ColumnElement[bool] = Review.status != literal_column(f"'{ReviewStatus.DECIDED.value}'")
 
 
-def _conditions(filters: QueueFilters, user: User, now: datetime, target_start: Any) -> list[Any]:
+def _conditions(filters: QueueFilters, target_start: Any) -> list[Any]:
+    """The filters as conditions on bound parameters (``user_id``, ``cutoff``, ``pattern``, ...), so that
+    one built statement serves every user, day and search text (``_statements``)."""
     conditions: list[Any] = []
     if filters.status == STATUS_OPEN:
         conditions.append(OPEN_REVIEW)
@@ -251,13 +272,14 @@ def _conditions(filters: QueueFilters, user: User, now: datetime, target_start: 
     if filters.business_type is not None:
         conditions.append(TradeAccount.business_type == filters.business_type)
     if filters.assigned == "me":
-        conditions.append(Review.reviewer_id == user.id)
+        conditions.append(Review.reviewer_id == bindparam("user_id", type_=Integer))
     elif filters.assigned == "none":
         conditions.append(Review.reviewer_id.is_(None))
     if filters.overdue:
-        conditions.append(and_(Review.status != ReviewStatus.DECIDED, target_start < overdue_cutoff(now)))
+        conditions.append(and_(Review.status != ReviewStatus.DECIDED,
+                               target_start < bindparam("cutoff", type_=UTCDateTime())))
     if filters.q:
-        conditions.append(_search(filters.q))
+        conditions.append(_search(bool(_compact(filters.q))))
     return conditions
 
 
@@ -300,6 +322,46 @@ def _needs_context(filters: QueueFilters, sort: QueueSort) -> bool:
             or sort.key in {"company", "days_left"})
 
 
+@lru_cache(maxsize=256)
+def _statements(filters: QueueFilters, sort: QueueSort) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The COUNT, the page of ids and the rows of one shape of queue, built once per shape.
+
+    Building these statements cost more than running them (a page of the queue is requested all
+    day); the values that differ between requests are bound parameters. ``filters.q`` is part of
+    the cache key only through whether it is empty and whether it has a compact form, never its text.
+    """
+    target_start = _target_start()
+    conditions = _conditions(filters, target_start)
+    context = _needs_context(filters, sort)
+
+    def scoped(stmt: Select[Any]) -> Select[Any]:
+        stmt = stmt.select_from(Review)
+        return (join_review_context(stmt) if context else stmt).where(*conditions)
+
+    count = scoped(select(func.count(Review.id)))
+    ids = (scoped(select(Review.id)).order_by(*_order(sort, target_start))
+           .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    rows = (
+        join_review_context(select(
+            Review.id, Review.profile_id, Review.version_number, Review.status, Review.submitted_at,
+            Review.reviewer_id, Review.recommendation, SecurityProfile.account_id, TradeAccount.company_id,
+            TradeAccount.business_type, TradeAccount.account_number, Company.legal_name, Company.dba,
+            _hq_country().label("country"), User.full_name.label("reviewer_name"),
+            target_start.label("target_start"),
+        ).select_from(Review))
+        .outerjoin(User, User.id == Review.reviewer_id)
+        .where(Review.id.in_(bindparam("page_ids", expanding=True)))
+    )
+    return count, ids, rows
+
+
+def _shape(filters: QueueFilters) -> QueueFilters:
+    """The filters as a cache key of ``_statements``: the search text reduced to what changes the SQL."""
+    if not filters.q:
+        return filters
+    return replace(filters, q="compact" if _compact(filters.q) else " ")
+
+
 def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int = PER_PAGE, *, user: User,
                now: datetime | None = None) -> QueuePage:
     """One page of the review queue in three statements: the COUNT, the page's review ids (LIMIT and
@@ -311,36 +373,20 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
     """
     now = now or clock.utcnow()
     per_page = max(1, per_page)
-    target_start = _target_start()
-    conditions = _conditions(filters, user, now, target_start)
-    context = _needs_context(filters, sort)
-
-    def scoped(stmt: Select[Any]) -> Select[Any]:
-        stmt = stmt.select_from(Review)
-        return (join_review_context(stmt) if context else stmt).where(*conditions)
-
-    total = db_session.scalar(scoped(select(func.count(Review.id)))) or 0
+    count_stmt, ids_stmt, rows_stmt = _statements(_shape(filters), sort)
+    params: dict[str, Any] = {"user_id": getattr(user, "id", None), "cutoff": overdue_cutoff(now)}
+    if filters.q:
+        params["pattern"] = _like_pattern(filters.q)
+        params["compact_pattern"] = _like_pattern(_compact(filters.q))
+    total = db_session.scalar(count_stmt, params) or 0
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    target_col = target_start.label("target_start")
-    ids_stmt = (scoped(select(Review.id)).order_by(*_order(sort, target_start))
-                .limit(per_page).offset((page - 1) * per_page))
-    page_ids = list(db_session.scalars(ids_stmt))
+    page_ids = list(db_session.scalars(ids_stmt, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
     if not page_ids:
         return QueuePage(rows=[], total=total, page=page, pages=pages, per_page=per_page)
-    stmt = (
-        join_review_context(select(
-            Review.id, Review.profile_id, Review.version_number, Review.status, Review.submitted_at,
-            Review.reviewer_id, Review.recommendation, SecurityProfile.account_id, TradeAccount.company_id,
-            TradeAccount.business_type, TradeAccount.account_number, Company.legal_name, Company.dba,
-            _hq_country().label("country"), User.full_name.label("reviewer_name"), target_col,
-        ).select_from(Review))
-        .outerjoin(User, User.id == Review.reviewer_id)
-        .where(Review.id.in_(page_ids))
-    )
     position = {review_id: index for index, review_id in enumerate(page_ids)}
     rows = []
-    for r in sorted(db_session.execute(stmt), key=lambda r: position[r.id]):
+    for r in sorted(db_session.execute(rows_stmt, {"page_ids": page_ids}), key=lambda r: position[r.id]):
         target_at = r.target_start + timedelta(days=TARGET_DAYS)
         decided = r.status == ReviewStatus.DECIDED
         left = None if decided else days_left(target_at, now)
