@@ -20,6 +20,7 @@ from portal.notifications.inbox import unread_count
 from portal.reviews import dashboards, queries, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from portal.security import is_safe_next
+from portal.urls import id_url
 
 bp = Blueprint("queue", __name__)
 
@@ -36,7 +37,8 @@ def index():
     # One reviewer list per page (not per row): the page stays the same size however many staff there are.
     assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
     return render_template(
-        "queue/index.html", result=result, filters=filters, sort=sort,
+        "queue/index.html", result=result, filters=filters, sort=sort, me=current_user._get_current_object(),
+        review_url=id_url("reviews.review", "review_id"), take_url=id_url("reviews.take", "review_id"),
         reviewers=list(services.reviewers()) if assignable else [], can_assign=assignable,
         status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
         sort_labels=queue.SORT_LABELS, page_numbers=queue.page_numbers(result.page, result.pages),
