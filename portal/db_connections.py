@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 IDLE_PING_SECONDS = 30.0
 # How long SQLite waits for another writer before "database is locked".
 SQLITE_BUSY_SECONDS = 5.0
+MAX_PAUSE = 0.0005
 
 _WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "WITH",
                    "SAVEPOINT", "LOCK", "GRANT", "REVOKE", "COMMENT")
@@ -114,7 +115,7 @@ def begin_immediate(dbapi_connection: Any) -> None:
                 if "locked" not in str(error) or time.monotonic() + pause > deadline:
                     raise
             time.sleep(pause)
-            pause = min(pause * 1.5, 0.002)
+            pause = min(pause * 1.5, MAX_PAUSE)
     finally:
         dbapi_connection.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
 
