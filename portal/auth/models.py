@@ -32,9 +32,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    staff_role: Mapped[StaffRole | None] = mapped_column(
-        str_enum(StaffRole, "staff_role")
-    )
+    # Indexed: the reviewer list of the supervisor's queue reads CBP staff among all users.
+    staff_role: Mapped[StaffRole | None] = mapped_column(str_enum(StaffRole, "staff_role"), index=True)
     # Flask-Login's "alternative token": rotating it revokes every session of the user.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

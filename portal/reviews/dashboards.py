@@ -16,7 +16,7 @@ from portal.companies.business_types import BusinessType
 from portal.companies.models import Company, TradeAccount
 from portal.db import db_session
 from portal.reviews.models import Review
-from portal.reviews.queue import QueueFilters, QueuePage, QueueSort, join_review_context, queue_page
+from portal.reviews.queue import OPEN_REVIEW, QueueFilters, QueuePage, QueueSort, join_review_context, queue_page
 from portal.reviews.workflow import Recommendation, ReviewStatus
 
 # -- dashboards ------------------------------------------------------------------------------------
@@ -37,8 +37,7 @@ def reviewer_dashboard(user: User, *, now: datetime | None = None, overdue_limit
     my_counts = {status: counts.get(status, 0) for status in ReviewStatus}
     overdue = queue_page(QueueFilters(assigned="me", overdue=True), QueueSort(key="days_left"), 1,
                          per_page=overdue_limit, user=user, now=now)
-    unassigned = db_session.scalar(select(func.count(Review.id)).where(
-        Review.reviewer_id.is_(None), Review.status != ReviewStatus.DECIDED)) or 0
+    unassigned = db_session.scalar(select(func.count(Review.id)).where(Review.reviewer_id.is_(None), OPEN_REVIEW)) or 0
     return ReviewerDashboard(my_counts=my_counts, my_overdue=overdue, unassigned=unassigned)
 
 

@@ -35,6 +35,9 @@ class Review(Base):
         # spell the condition with the literal (queue.OPEN_REVIEW) for the planners to match it.
         Index("ix_reviews_open_submitted_at", "submitted_at", "id",
               sqlite_where=text("status != 'decided'"), postgresql_where=text("status != 'decided'")),
+        # Open reviews by reviewer: "unassigned" on both dashboards counts index entries alone.
+        Index("ix_reviews_open_reviewer_id", "reviewer_id",
+              sqlite_where=text("status != 'decided'"), postgresql_where=text("status != 'decided'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
