@@ -276,8 +276,9 @@ def _conditions(filters: QueueFilters, target_start: Any) -> list[Any]:
     elif filters.assigned == "none":
         conditions.append(Review.reviewer_id.is_(None))
     if filters.overdue:
-        conditions.append(and_(Review.status != ReviewStatus.DECIDED,
-                               target_start < bindparam("cutoff", type_=UTCDateTime())))
+        # Open reviews only, spelled as the partial indexes are: the start of the clock (a correlated
+        # subquery) is then computed for the open reviews alone.
+        conditions.append(and_(OPEN_REVIEW, target_start < bindparam("cutoff", type_=UTCDateTime())))
     if filters.q:
         conditions.append(_search(bool(_compact(filters.q))))
     return conditions
