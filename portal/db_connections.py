@@ -138,12 +138,15 @@ def lazy_read_transactions(engine: Engine) -> None:
             dbapi_connection.execute("BEGIN")
 
     @event.listens_for(engine, "checkin")
-    def _checkin(dbapi_connection: Any, _record: Any) -> None:
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
         if dbapi_connection is None or dbapi_connection.closed:
             return
-        if dbapi_connection.info.transaction_status != 0:
-            dbapi_connection.rollback()  # SQLAlchemy ended the transaction already; never leak one
-        dbapi_connection.autocommit = False
+        try:
+            if dbapi_connection.info.transaction_status != 0:
+                dbapi_connection.rollback()  # SQLAlchemy ended the transaction already; never leak one
+            dbapi_connection.autocommit = False
+        except engine.dialect.loaded_dbapi.Error as error:
+            record.invalidate(error)  # a broken connection is not reused
 
 
 def ping_when_idle(engine: Engine) -> None:

@@ -142,8 +142,8 @@ def _criteria_html(profile: Any, category_: Any, page: queries.CategoryPage | No
                queries.category_fingerprint(profile, criteria))
 
     def render(csrf_token: Any) -> str:
-        loaded = page or queries.category_page(profile, category_)
-        shown = form or build_category_form(loaded.criteria)(
+        loaded = page if page is not None else queries.category_page(profile, category_)
+        shown = form if form is not None else build_category_form(loaded.criteria)(
             data={field_key(c.id): _answer_data(loaded.answers.get(c.id)) for c in loaded.criteria})
         return render_template("profiles/_criteria.html", profile=profile, page=loaded, form=shown,
                                can_edit=can_edit, field_key=field_key, conflicts=conflicts, next_url=here,
