@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from werkzeug.security import safe_join
 
 from portal.auth.permissions import TEMPLATE_PREDICATES
@@ -78,6 +78,42 @@ def static_fingerprint(app: Flask, filename: str) -> str | None:
     return digest
 
 
+# Bound on the memo of template URLs; past it the memo starts again (the URLs of a busy day are few).
+URL_MEMO_ENTRIES = 20_000
+
+
+def _memoized_url_for(app: Flask) -> Any:
+    """``url_for`` for templates, remembering the URLs it built.
+
+    A page builds 20-30 URLs, mostly the same on every page (the layout's navigation and assets), and
+    Werkzeug's router takes 10-30 µs for each: a fifth of the time a cached category page spends in
+    its templates. A URL depends on the endpoint, its values and the application's root path, all in
+    the key; ``_external`` and the other ``_`` options, unhashable values and debug mode (where static
+    fingerprints follow file edits) go to ``url_for`` itself.
+    """
+    memo: dict[Any, str] = {}
+
+    def url_for(endpoint: str, **values: Any) -> str:
+        if app.debug or not has_request_context() or any(name.startswith("_") for name in values):
+            return app.url_for(endpoint, **values)
+        try:
+            # ".name" is relative to the blueprint of the request.
+            blueprint = request.blueprint if endpoint.startswith(".") else None
+            # In call order: the query string follows it.
+            key = (request.script_root, blueprint, endpoint, *values.items())
+            url = memo.get(key)
+        except TypeError:  # an unhashable value
+            return app.url_for(endpoint, **values)
+        if url is None:
+            url = app.url_for(endpoint, **values)
+            if len(memo) >= URL_MEMO_ENTRIES:
+                memo.clear()
+            memo[key] = url
+        return url
+
+    return url_for
+
+
 def _init_static_assets(app: Flask) -> None:
     """Fingerprinted ``static`` URLs and the cache lifetimes that go with them."""
 
@@ -117,6 +153,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["profile_review"] = _profile_review
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.globals["url_for"] = _memoized_url_for(app)
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
