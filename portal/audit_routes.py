@@ -14,6 +14,7 @@ from portal import audit_queries as queries
 from portal.auth.permissions import can_manage_members, can_view_company, ensure, is_staff
 from portal.auth.roles import StaffRole
 from portal.companies.queries import get_company_or_404
+from portal.pagination import page_numbers, parse_page
 
 bp = Blueprint("audit", __name__)
 
@@ -63,12 +64,12 @@ def index():
     ensure(is_staff(current_user), not_found=True)
     ensure(can_view_audit(current_user))
     form, filters = _filter_form(companies=queries.company_choices(), actions=queries.distinct_actions())
-    result = queries.events_page(filters, queries.parse_page(request.args.get("page")))
+    result = queries.events_page(filters, parse_page(request.args.get("page")))
     export_args = {key: value for key, value in
                    (("action", filters.action), ("company_id", filters.company_id)) if value}
     return render_template(
         "audit/index.html", form=form, filters=filters, result=result, list_args=filters.as_args(),
-        page_numbers=queries.page_numbers(result.page, result.pages),
+        page_numbers=page_numbers(result.page, result.pages),
         can_export=can_export_audit_view(current_user), export_args=export_args,
         export_partial=bool(filters.actor or filters.date_from or filters.date_to),
     )
@@ -82,8 +83,8 @@ def company_history(company_id: int):
     ensure(can_view_company(current_user, company), not_found=True)
     ensure(can_view_company_history(current_user, company))
     form, filters = _filter_form(companies=None, actions=queries.distinct_actions(company_scope=company.id))
-    result = queries.events_page(filters, queries.parse_page(request.args.get("page")), company_scope=company.id)
+    result = queries.events_page(filters, parse_page(request.args.get("page")), company_scope=company.id)
     return render_template(
         "audit/company_history.html", company=company, form=form, filters=filters, result=result,
-        list_args=filters.as_args(), page_numbers=queries.page_numbers(result.page, result.pages),
+        list_args=filters.as_args(), page_numbers=page_numbers(result.page, result.pages),
     )

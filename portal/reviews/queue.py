@@ -50,7 +50,6 @@ from portal.reviews.queue_filters import (  # noqa: F401 - the queue's parameter
     STATUS_OPEN,
     QueueFilters,
     QueueSort,
-    parse_page,
 )
 from portal.reviews.workflow import Recommendation, ReviewStatus
 
@@ -309,15 +308,3 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
             reviewer_name=r.reviewer_name, status=r.status, recommendation=r.recommendation,
         ))
     return QueuePage(rows=rows, total=total, page=page, pages=pages, per_page=per_page)
-
-
-def page_numbers(page: int, pages: int, around: int = 1) -> list[int | None]:
-    """Page links for the pagination component: first, last and the current page's neighbours;
-    ``None`` marks an ellipsis."""
-    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
-    result: list[int | None] = []
-    for number in shown:
-        if result and number - (result[-1] or 0) > 1:
-            result.append(number - 1 if number - (result[-1] or 0) == 2 else None)
-        result.append(number)
-    return result

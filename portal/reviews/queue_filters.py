@@ -26,15 +26,6 @@ SORT_LABELS: dict[str, str] = {"submitted": "Date submitted", "days_left": "Days
 DEFAULT_SORT = "submitted"
 
 
-def parse_page(raw: Any) -> int:
-    """A page number from the query string: anything that is not a positive integer is page 1."""
-    try:
-        page = int(str(raw).strip())
-    except (TypeError, ValueError):
-        return 1
-    return page if page >= 1 else 1
-
-
 @dataclass(frozen=True)
 class QueueFilters:
     """What the queue shows. Unknown values from the query string fall back to the defaults."""

@@ -17,6 +17,7 @@ from portal.db import db_session
 from portal.errors import DomainError
 from portal.notifications import inbox
 from portal.notifications.inbox import unread_count
+from portal.pagination import page_numbers, parse_page
 from portal.reviews import dashboards, queries, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from portal.security import is_safe_next
@@ -32,7 +33,7 @@ def index():
     """Submitted profiles waiting for, or in, review: filters, search, sorting and pages."""
     filters = queue.QueueFilters.from_args(request.args)
     sort = queue.QueueSort.from_args(request.args)
-    result = queue.queue_page(filters, sort, queue.parse_page(request.args.get("page")), user=current_user)
+    result = queue.queue_page(filters, sort, parse_page(request.args.get("page")), user=current_user)
     can_assign = can_assign_reviews(current_user)
     # One reviewer list per page (not per row): the page stays the same size however many staff there are.
     assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
@@ -41,7 +42,7 @@ def index():
         review_url=id_url("reviews.review", "review_id"), take_url=id_url("reviews.take", "review_id"),
         reviewers=list(services.reviewers()) if assignable else [], can_assign=assignable,
         status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
-        sort_labels=queue.SORT_LABELS, page_numbers=queue.page_numbers(result.page, result.pages),
+        sort_labels=queue.SORT_LABELS, page_numbers=page_numbers(result.page, result.pages),
         target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
     )
 
@@ -117,10 +118,10 @@ def _safe_link(link: str | None) -> str | None:
 @login_required
 def notifications():
     """The signed-in user's notifications, newest first, unread ones marked."""
-    page = inbox.inbox_page(current_user.id, queue.parse_page(request.args.get("page")))
+    page = inbox.inbox_page(current_user.id, parse_page(request.args.get("page")))
     g.unread_notifications = page.unread  # the header shows the same count without asking again
     return render_template("notifications/index.html", inbox=page, safe_link=_safe_link,
-                           page_numbers=queue.page_numbers(page.page, page.pages),
+                           page_numbers=page_numbers(page.page, page.pages),
                            current_url=request.full_path.rstrip("?"))
 
 

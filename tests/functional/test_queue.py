@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
+from portal import pagination
 from portal.auth.models import User
 from portal.companies.business_types import BusinessType
 from portal.companies.identifiers import IdentifierKind
@@ -349,15 +350,15 @@ def test_an_empty_queue(client, login, cast):
 
 
 def test_page_numbers_with_ellipses():
-    assert queue.page_numbers(1, 1) == [1]
-    assert queue.page_numbers(1, 3) == [1, 2, 3]
-    assert queue.page_numbers(5, 10) == [1, None, 4, 5, 6, None, 10]
-    assert queue.page_numbers(3, 10) == [1, 2, 3, 4, None, 10]
-    assert queue.page_numbers(10, 10) == [1, None, 9, 10]
+    assert pagination.page_numbers(1, 1) == [1]
+    assert pagination.page_numbers(1, 3) == [1, 2, 3]
+    assert pagination.page_numbers(5, 10) == [1, None, 4, 5, 6, None, 10]
+    assert pagination.page_numbers(3, 10) == [1, 2, 3, 4, None, 10]
+    assert pagination.page_numbers(10, 10) == [1, None, 9, 10]
 
 
 def test_parse_page():
-    assert [queue.parse_page(v) for v in (None, "", "x", "0", "-1", "1", " 7 ", 3)] == [1, 1, 1, 1, 1, 1, 7, 3]
+    assert [pagination.parse_page(v) for v in (None, "", "x", "0", "-1", "1", " 7 ", 3)] == [1, 1, 1, 1, 1, 1, 7, 3]
 
 
 # -- take and assign -------------------------------------------------------------------------------
