@@ -217,6 +217,7 @@ def generate(url: str, accounts: int = DEFAULT_ACCOUNTS, *, seed: int = SEED, to
     from portal.models import import_all_models
     from portal.profiles.submission import ATTESTATION_TEXT, content_sha256
     from portal.profiles.workflow import ImplementationStatus, ProfileStatus
+    from portal.reviews.decision_months import days_between, month_of
     from portal.reviews.scoring import Rating
     from portal.reviews.workflow import Recommendation, ReviewStatus
 
@@ -447,6 +448,8 @@ def generate(url: str, accounts: int = DEFAULT_ACCOUNTS, *, seed: int = SEED, to
     review_status = {"waiting": ReviewStatus.WAITING, "in_progress": ReviewStatus.IN_PROGRESS,
                      "recommended": ReviewStatus.RECOMMENDED, "certified": ReviewStatus.DECIDED}
     review_ids: dict[tuple[int, int], int] = {}
+    # The monthly summary of decisions, as decisions.decide keeps it (portal/reviews/decision_months.py).
+    decision_months: dict[tuple[Any, Recommendation], list[float]] = {}
 
     def reviews() -> Iterator[dict[str, Any]]:
         n = 0
@@ -461,6 +464,10 @@ def generate(url: str, accounts: int = DEFAULT_ACCOUNTS, *, seed: int = SEED, to
                 recommended = status in {ReviewStatus.RECOMMENDED, ReviewStatus.DECIDED}
                 assigned = p["assigned"] or not latest or decided
                 decided_at = submitted + timedelta(days=30 + (p["i"] % 60)) if decided else None
+                if decided_at is not None:
+                    month = decision_months.setdefault((month_of(decided_at), Recommendation.CERTIFY), [0, 0.0])
+                    month[0] += 1
+                    month[1] += days_between(decided_at, submitted)
                 yield {"id": n, "profile_id": p["i"], "version_number": number, "status": status,
                        "submitted_at": submitted, "reviewer_id": p["reviewer"] if assigned else None,
                        "assigned_at": submitted + timedelta(days=3) if assigned else None,
@@ -510,6 +517,9 @@ def generate(url: str, accounts: int = DEFAULT_ACCOUNTS, *, seed: int = SEED, to
         writer.insert(tables["profile_versions"], profile_versions(), total_versions)
         writer.insert(tables["reviews"], reviews(), total_versions)
         writer.insert(tables["criterion_ratings"], ratings(), total_ratings)
+        writer.insert(tables["decision_months"], iter([
+            {"month": month, "outcome": outcome, "decisions": count, "days_total": days}
+            for (month, outcome), (count, days) in sorted(decision_months.items())]), len(decision_months))
         notes = []
         if partner_model is not None:
             writer.insert(partner_model.__table__, _partners(plans, partners_per_account, rng, now), accounts

@@ -1,4 +1,5 @@
-"""Thin click commands: database upgrade, user creation, demo data, catalog check, outbox delivery.
+"""Thin click commands: database upgrade, user creation, demo data, catalog check, outbox delivery,
+the monthly summary of decisions.
 
 Each command parses its arguments, calls the same service the web uses, and commits once.
 """
@@ -18,6 +19,7 @@ from portal.errors import DomainError
 db_cli = AppGroup("db", help="Database schema commands.")
 users_cli = AppGroup("users", help="User accounts.")
 notify_cli = AppGroup("notify", help="Notifications and e-mail.")
+reviews_cli = AppGroup("reviews", help="Reviews and decisions.")
 
 
 def alembic_config():  # noqa: ANN201 - alembic types are optional
@@ -91,6 +93,17 @@ def notify_send(limit: int) -> None:
     click.echo(f"Sent {sent} message(s); {failed} failed and will be retried.")
 
 
+@reviews_cli.command("rebuild-summary")
+def reviews_rebuild_summary() -> None:
+    """Recompute the monthly summary of decisions (the supervisor dashboard's chart and average) from
+    the decided reviews, e.g. after reviews were imported or edited outside the portal."""
+    from portal.reviews.decision_months import rebuild_decision_months
+
+    rows = rebuild_decision_months()
+    db_session.commit()
+    click.secho(f"Monthly summary of decisions rebuilt: {rows} month and outcome row(s).", fg="green")
+
+
 @click.command("demo-data")
 @with_appcontext
 def demo_data() -> None:
@@ -115,6 +128,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(notify_cli)
+    app.cli.add_command(reviews_cli)
     app.cli.add_command(demo_data)
     app.cli.add_command(catalog_cli)
 

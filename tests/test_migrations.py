@@ -87,3 +87,38 @@ def test_audit_table_is_append_only_in_the_test_schema(app, db) -> None:
             db.commit()
         db.rollback()
     assert db.execute(text("SELECT summary FROM audit_events")).scalars().all() == ["kept"]
+
+
+def test_decision_months_migration_counts_the_decisions_already_made(empty_database: str) -> None:
+    """Revision ba5d6c919141 fills the monthly summary from the reviews decided before it: by UTC month
+    and outcome, with the days from submission to decision; open reviews are not counted."""
+    config = _alembic(empty_database)
+    command.upgrade(config, "5da8d6c1229c")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO companies (id, legal_name, ownership_type, phone, created_at) "
+                          "VALUES (1, 'Harbor Goods LLC', 'llc', '+1 202 555 0100', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO trade_accounts (id, company_id, business_type, status, application_step, "
+                          "created_at) VALUES (1, 1, 'importer', 'certified', 'complete', CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO security_profiles (id, account_id, catalog_id, status, current_version, "
+                          "created_at, lock_version) VALUES (1, 1, 'msc-2019', 'approved', 4, CURRENT_TIMESTAMP, 1)"))
+        reviews = [  # version, status, outcome, submitted, decided
+            (1, "decided", "certify", "2026-01-01 00:00:00", "2026-01-11 12:00:00"),
+            (2, "decided", "certify", "2026-01-20 00:00:00", "2026-01-31 23:30:00"),
+            (3, "decided", "deny", "2026-01-31 00:00:00", "2026-02-01 00:30:00"),
+            (4, "in_progress", None, "2026-02-02 00:00:00", None),
+        ]
+        for version, status, outcome, submitted, decided in reviews:
+            conn.execute(text("INSERT INTO reviews (profile_id, version_number, status, submitted_at, summary, "
+                              "overridden, decision_reason, lock_version, outcome, decided_at) VALUES (1, :v, :s, "
+                              ":sub, '', false, '', 1, :o, :dec)"),
+                         {"v": version, "s": status, "sub": submitted, "o": outcome, "dec": decided})
+    command.upgrade(config, "ba5d6c919141")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT month, outcome, decisions, days_total FROM decision_months "
+                                 "ORDER BY month, outcome")).all()
+    engine.dispose()
+    assert [(str(month)[:10], outcome, count) for month, outcome, count, _ in rows] == [
+        ("2026-01-01", "certify", 2), ("2026-02-01", "deny", 1)]
+    assert rows[0][3] == pytest.approx(10.5 + 11.979166, abs=1e-4)
+    assert rows[1][3] == pytest.approx(1 + 0.5 / 24, abs=1e-4)

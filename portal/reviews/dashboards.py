@@ -1,13 +1,13 @@
 """Reads for the reviewer and supervisor dashboards: my reviews, recommendations awaiting approval,
-time to certification and decisions per month, each in a fixed number of queries."""
+time to certification and decisions per month, each in a fixed number of queries (the last two from
+the monthly summary kept in ``decision_months``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from portal import clock
@@ -15,7 +15,7 @@ from portal.auth.models import User
 from portal.companies.business_types import BusinessType
 from portal.companies.models import Company, TradeAccount
 from portal.db import db_session
-from portal.reviews.models import Review
+from portal.reviews.models import DecisionMonth, Review
 from portal.reviews.queue import OPEN_REVIEW, QueueFilters, QueuePage, QueueSort, join_review_context, queue_page
 from portal.reviews.workflow import Recommendation, ReviewStatus
 
@@ -87,40 +87,11 @@ def awaiting_approval(limit: int = AWAITING_SHOWN) -> AwaitingList:
     return AwaitingList(rows=rows, total=total)
 
 
-def _dialect() -> str:
-    return db_session.get_bind().dialect.name
-
-
-def _days_between(later: Any, earlier: Any) -> Any:
-    if _dialect() == "sqlite":
-        return func.julianday(later) - func.julianday(earlier)
-    return extract("epoch", later - earlier) / 86400.0
-
-
 @dataclass(frozen=True)
 class CertificationTime:
     average_days: float | None
     certifications: int
     since: date | None = None      # the first day of the window
-
-
-def average_days_to_certification(months: int = 12, *, now: datetime | None = None) -> CertificationTime:
-    """Mean days from submission to the supervisor's decision, over reviews decided as certify in the
-    last ``months`` calendar months (the same window as the decisions chart).
-
-    A window rather than all time: the figure tells how the team does now, and its statement reads a
-    range of ix_reviews_status_outcome_decided_at instead of every certification ever decided.
-    """
-    now = now or clock.utcnow()
-    first = _months_back(now.date(), months)[0]
-    start = datetime(first.year, first.month, 1, tzinfo=now.tzinfo)
-    row = db_session.execute(
-        select(func.avg(_days_between(Review.decided_at, Review.submitted_at)), func.count(Review.id))
-        .where(Review.status == ReviewStatus.DECIDED, Review.outcome == Recommendation.CERTIFY,
-               Review.decided_at >= start)).one()
-    average, count = row
-    return CertificationTime(average_days=round(float(average), 1) if average is not None else None,
-                             certifications=count or 0, since=first)
 
 
 @dataclass(frozen=True)
@@ -141,12 +112,6 @@ class MonthDecisions:
         return self.month.strftime("%Y-%m")
 
 
-def _month_key(column: Any) -> Any:
-    if _dialect() == "sqlite":
-        return func.strftime("%Y-%m", column)
-    return func.to_char(func.timezone("UTC", column), "YYYY-MM")
-
-
 def _months_back(today: date, months: int) -> list[date]:
     result = []
     year, month = today.year, today.month
@@ -156,19 +121,49 @@ def _months_back(today: date, months: int) -> list[date]:
     return list(reversed(result))
 
 
-def decisions_per_month(months: int = 12, *, now: datetime | None = None) -> list[MonthDecisions]:
-    """Decided reviews per calendar month (UTC) and outcome, for the last ``months`` months,
-    oldest first, months without decisions included."""
+@dataclass(frozen=True)
+class DecisionSummary:
+    """The supervisor dashboard's figures over the last months: decisions per month and outcome, and
+    the average time to certification."""
+
+    months: list[MonthDecisions]
+    certification: CertificationTime
+
+
+def decision_summary(months: int = 12, *, now: datetime | None = None) -> DecisionSummary:
+    """Decisions per calendar month (UTC) and outcome for the last ``months`` months, oldest first,
+    months without decisions included; and the mean days from submission to the supervisor's decision
+    over the certifications of the same months.
+
+    One statement over at most ``months`` x 3 rows of the monthly summary (``DecisionMonth``), however
+    many reviews were decided: a window rather than all time, because the figure tells how the team
+    does now.
+    """
     now = now or clock.utcnow()
     calendar = _months_back(now.date(), months)
-    start = datetime(calendar[0].year, calendar[0].month, 1, tzinfo=now.tzinfo)
-    month = _month_key(Review.decided_at).label("month")
-    counts: dict[str, dict[Recommendation, int]] = {}
-    for key, outcome, count in db_session.execute(
-            select(month, Review.outcome, func.count(Review.id))
-            .where(Review.status == ReviewStatus.DECIDED, Review.decided_at >= start, Review.outcome.is_not(None))
-            .group_by(month, Review.outcome)):
-        counts.setdefault(key, {})[outcome] = count
-    return [MonthDecisions(month=first, counts={outcome: counts.get(first.strftime("%Y-%m"), {}).get(outcome, 0)
-                                                for outcome in Recommendation})
-            for first in calendar]
+    counts: dict[date, dict[Recommendation, int]] = {}
+    certify_days = 0.0
+    for row in db_session.execute(select(DecisionMonth.month, DecisionMonth.outcome, DecisionMonth.decisions,
+                                         DecisionMonth.days_total)
+                                  .where(DecisionMonth.month.between(calendar[0], calendar[-1]))):
+        counts.setdefault(row.month, {})[row.outcome] = row.decisions
+        if row.outcome == Recommendation.CERTIFY:
+            certify_days += row.days_total
+    per_month = [MonthDecisions(month=first, counts={outcome: counts.get(first, {}).get(outcome, 0)
+                                                     for outcome in Recommendation})
+                 for first in calendar]
+    certifications = sum(m.counts[Recommendation.CERTIFY] for m in per_month)
+    average = round(certify_days / certifications, 1) if certifications else None
+    return DecisionSummary(months=per_month,
+                           certification=CertificationTime(average_days=average, certifications=certifications,
+                                                           since=calendar[0]))
+
+
+def decisions_per_month(months: int = 12, *, now: datetime | None = None) -> list[MonthDecisions]:
+    """Decided reviews per calendar month (UTC) and outcome (``decision_summary``)."""
+    return decision_summary(months, now=now).months
+
+
+def average_days_to_certification(months: int = 12, *, now: datetime | None = None) -> CertificationTime:
+    """Mean days from submission to certification over the last ``months`` months (``decision_summary``)."""
+    return decision_summary(months, now=now).certification

@@ -19,6 +19,7 @@ from portal.companies.workflow import AccountAction
 from portal.errors import DomainError
 from portal.notifications.inbox import notify
 from portal.profiles.workflow import ProfileAction, next_profile_status
+from portal.reviews.decision_months import record_decision
 from portal.reviews.models import Review
 from portal.reviews.scoring import open_must_gaps
 from portal.reviews.services import criteria_in_version, ratings_of
@@ -132,6 +133,7 @@ def decide(review: Review, *, by: User, override: Recommendation | None = None, 
     review.decided_at = utcnow()
     review.decided_by_id = by.id
     review.status = next_review_status(review.status, ReviewAction.DECIDE)
+    record_decision(outcome, submitted_at=review.submitted_at, decided_at=review.decided_at)
     audit.record("review.decided", actor=by, company_id=review.profile.account.company_id, obj=review,
                  summary=f"{outcome.value}{' (override)' if review.overridden else ''}")
     apply_outcome(review, outcome, by=by)

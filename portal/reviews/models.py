@@ -3,10 +3,10 @@ the recommendation and the supervisor's decision."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -106,3 +106,23 @@ class InfoRequest(Base):
 
     review: Mapped[Review] = relationship(back_populates="info_requests")
     asked_by: Mapped[User | None] = relationship()
+
+
+class DecisionMonth(Base):
+    """Decisions made in one calendar month (UTC) with one outcome, kept by ``decisions.decide``.
+
+    The supervisor dashboard reads twelve months of these instead of aggregating every review decided
+    in a year, which grew with the program (docs/PERFORMANCE.md §5.7). ``days_total`` is the sum of
+    days from submission to decision over the month's decisions, so that an average over any run of
+    months is ``sum(days_total) / sum(decisions)``. The rows count decisions as they were made: a
+    decision stays counted in its month whatever happens to the account later.
+    ``dashboards.rebuild_decision_months`` recomputes the table from the reviews.
+    """
+
+    __tablename__ = "decision_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)        # the first day of the month
+    outcome: Mapped[Recommendation] = mapped_column(str_enum(Recommendation, "decision_month_outcome"),
+                                                    primary_key=True)
+    decisions: Mapped[int] = mapped_column(Integer, default=0)
+    days_total: Mapped[float] = mapped_column(Float, default=0.0)

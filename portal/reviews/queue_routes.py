@@ -88,10 +88,11 @@ def dashboard():
     mine = dashboards.reviewer_dashboard(current_user)
     supervisor: dict[str, Any] = {}
     if can_assign_reviews(current_user):
-        months = dashboards.decisions_per_month()
+        summary = dashboards.decision_summary()
+        months = summary.months
         supervisor = {
             "awaiting": dashboards.awaiting_approval(),
-            "certification": dashboards.average_days_to_certification(),
+            "certification": summary.certification,
             "months": months,
             "chart": [{"label": m.label, "value": m.total,
                        "detail": ", ".join(f"{o.label} {m.counts.get(o, 0)}" for o in Recommendation)}

@@ -25,6 +25,7 @@ from portal.profiles.models import ProfileVersion, SecurityProfile
 from portal.profiles.submission import submit_profile
 from portal.profiles.workflow import ProfileStatus
 from portal.reviews import dashboards, queue
+from portal.reviews.decision_months import rebuild_decision_months
 from portal.reviews.models import Review
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from tests import factories
@@ -584,6 +585,7 @@ def test_the_supervisor_dashboard(app, client, login, cast, ids):
                                reviewer_id=ids["reviewer"], status=ReviewStatus.DECIDED)
         for review_id, (outcome, when, days) in zip(decided, plan, strict=True):
             set_review(review_id, outcome=outcome, decided_at=when, submitted_at=when - timedelta(days=days))
+        rebuild_decision_months()  # decisions written straight to the table, not through decisions.decide
         db_session.commit()
     login(cast.email("supervisor"))
     html = get(client, "/reviews/dashboard")
@@ -613,6 +615,7 @@ def test_average_days_on_the_database(db, cast, ids):
     set_review(decided[0], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 11, 12, tzinfo=UTC))
     set_review(decided[1], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 21, 6, tzinfo=UTC),
                submitted_at=datetime(2024, 1, 1, tzinfo=UTC))
+    rebuild_decision_months()
     result = dashboards.average_days_to_certification(now=datetime(2024, 6, 1, tzinfo=UTC))  # (10.5 + 20.25) / 2
     assert result.certifications == 2 and result.average_days == 15.4
     later = dashboards.average_days_to_certification(now=datetime(2025, 2, 1, tzinfo=UTC))    # window from Mar 2024
@@ -625,6 +628,7 @@ def test_decisions_per_month_fills_empty_months(db, cast, ids):
     set_review(decided[0], outcome=Recommendation.CERTIFY, decided_at=datetime(2025, 3, 1, 0, 30, tzinfo=UTC))
     set_review(decided[1], outcome=Recommendation.DENY, decided_at=datetime(2024, 4, 30, 23, 30, tzinfo=UTC))
     set_review(decided[2], outcome=Recommendation.RETURN, decided_at=datetime(2024, 3, 31, 23, 59, tzinfo=UTC))
+    rebuild_decision_months()
     months = dashboards.decisions_per_month(now=moment)
     assert [m.key for m in months][0] == "2024-04" and months[-1].key == "2025-03" and len(months) == 12
     assert months[0].counts[Recommendation.DENY] == 1 and months[0].total == 1

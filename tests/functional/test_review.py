@@ -14,9 +14,10 @@ from portal.notifications.models import OutboxEmail
 from portal.profiles.models import SecurityProfile
 from portal.profiles.submission import submit_profile
 from portal.profiles.workflow import ProfileStatus
-from portal.reviews.models import CriterionRating, Review
+from portal.reviews.decision_months import month_of, rebuild_decision_months
+from portal.reviews.models import CriterionRating, DecisionMonth, Review
 from portal.reviews.scoring import Rating
-from portal.reviews.workflow import ReviewStatus
+from portal.reviews.workflow import Recommendation, ReviewStatus
 from tests import factories
 
 
@@ -203,6 +204,13 @@ def test_four_eyes_certification_end_to_end(app, client, login, cast):
         assert account.anniversary_on.year == account.certified_on.year + 1
         assert account.next_validation_due == account.anniversary_on
         assert db_session.get(SecurityProfile, profile_id).status == ProfileStatus.APPROVED
+        # The decision is counted once in the monthly summary (the refused approval above is not).
+        review = db_session.get(Review, review_id)
+        summary = db_session.scalars(select(DecisionMonth)).all()
+        assert [(row.month, row.outcome, row.decisions) for row in summary] == [
+            (month_of(review.decided_at), Recommendation.CERTIFY, 1)]
+        assert summary[0].days_total == pytest.approx(
+            (review.decided_at - review.submitted_at).total_seconds() / 86400)
         officer_notes = db_session.scalars(select(Notification).where(
             Notification.user_id == cast.users["officer_a"].id)).all()
         assert any("certified" in n.title for n in officer_notes)
@@ -256,6 +264,50 @@ def test_supervisor_override_needs_a_reason_and_deny_makes_the_account_ineligibl
         assert "Derogatory vetting results." in account.status_history[-1].reason
         review = db_session.get(Review, review_id)
         assert review.overridden and review.outcome.value == "deny"
+        # Counted under the outcome decided, not the one recommended.
+        assert [(row.outcome, row.decisions) for row in db_session.scalars(select(DecisionMonth))] == [
+            (Recommendation.DENY, 1)]
+
+
+def test_the_summary_kept_by_decisions_equals_the_one_rebuilt_from_the_reviews(app, cast):
+    """Three decisions through decisions.decide on one profile (returned twice, then certified: two
+    decisions in one month row) give the rows rebuild_decision_months computes from the reviews."""
+    from portal.reviews import decisions
+
+    def decide_latest(override: Recommendation | None) -> None:
+        with app.app_context():
+            profile = factories.profile_of(cast.account_a)
+            if profile.status != ProfileStatus.SUBMITTED:
+                submit_profile(profile, "Olivia Officer", by=cast.users["officer_a"])
+            review = db_session.scalar(select(Review).where(Review.profile_id == profile.id)
+                                       .order_by(Review.id.desc()).limit(1))
+            review.reviewer_id = cast.users["reviewer"].id
+            db_session.commit()
+            review_id = review.id
+        _rate_all(app, review_id, cast=cast)
+        with app.app_context():
+            review = db_session.get(Review, review_id)
+            decisions.recommend(review, Recommendation.CERTIFY, "Summary.", by=cast.users["reviewer"])
+            decisions.decide(review, by=cast.users["supervisor"], override=override,
+                             reason="Seal log missing." if override else "")
+            db_session.commit()
+
+    def rows() -> list[tuple]:
+        return [(row.month, row.outcome, row.decisions, round(row.days_total, 6))
+                for row in db_session.scalars(select(DecisionMonth).order_by(DecisionMonth.month,
+                                                                              DecisionMonth.outcome))]
+
+    with app.app_context():
+        factories.answer_all(factories.profile_of(cast.account_a))
+        db_session.commit()
+    for override in (Recommendation.RETURN, Recommendation.RETURN, None):
+        decide_latest(override)
+    with app.app_context():
+        kept = rows()
+        assert sorted((outcome.value, count) for _, outcome, count, _ in kept) == [("certify", 1), ("return", 2)]
+        assert rebuild_decision_months() == 2
+        db_session.commit()
+        assert rows() == kept
 
 
 def test_send_back_returns_the_review_to_the_reviewer(app, client, login, cast):
