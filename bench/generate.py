@@ -49,7 +49,7 @@ PARTNERS_PER_ACCOUNT = 20
 VALIDATIONS_PER_ACCOUNT = 0.5
 ACCOUNTS_PER_REVIEWER = 200
 ACCOUNTS_PER_SUPERVISOR = 2_000
-FORMAT_VERSION = 4  # bump when the generated data changes shape
+FORMAT_VERSION = 5  # bump when the generated data changes shape
 
 NARRATIVES = (
     "Written procedure reviewed annually by the security manager; training records kept.",
@@ -554,7 +554,10 @@ def generate(url: str, accounts: int = DEFAULT_ACCOUNTS, *, seed: int = SEED, to
         if engine.dialect.name == "postgresql":
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
         else:
+            # Statistics for the planner, as a database in use gets them from PRAGMA optimize; committed,
+            # or the portal's engine (which opens a transaction first) would roll them back.
             conn.exec_driver_sql("ANALYZE")
+            conn.commit()
     engine.dispose()
     if not quiet:
         for note in notes:

@@ -102,6 +102,9 @@ class Config:
     # Rendered page fragments each app server keeps in memory (portal/fragment_cache.py); a category
     # page's criteria take about 25 KB, so 500 entries are about 12 MB per worker. 0 turns it off.
     FRAGMENT_CACHE_ENTRIES = int(os.environ.get("FRAGMENT_CACHE_ENTRIES", "500"))
+    # Rendered rows of the review queue (about 1.5 KB each): 5,000 rows are about 8 MB per worker and
+    # hold every open review of the program in each shape of the reviewers' rights. 0 turns it off.
+    ROW_CACHE_ENTRIES = int(os.environ.get("ROW_CACHE_ENTRIES", "5000"))
 
     # Argon2 parameters; None means argon2-cffi's RFC 9106 low-memory profile.
     PASSWORD_HASH_PROFILE: str | None = None

@@ -23,6 +23,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 EXTENSION = "fragment_cache"
+ROWS_EXTENSION = "row_cache"
 
 
 class FragmentCache:
@@ -80,9 +81,18 @@ class FragmentCache:
 
 
 def init_app(app: Flask) -> None:
-    """One cache per application (tests build many apps over databases that reuse ids)."""
+    """One cache per application (tests build many apps over databases that reuse ids): page fragments,
+    and the rows of long tables (a separate cache, so that thousands of small rows do not push the
+    large page fragments out)."""
     app.extensions[EXTENSION] = FragmentCache(int(app.config.get("FRAGMENT_CACHE_ENTRIES", 0)))
+    app.extensions[ROWS_EXTENSION] = FragmentCache(int(app.config.get("ROW_CACHE_ENTRIES", 0)))
 
 
 def fragment_cache(app: Any = None) -> FragmentCache:
     return (app or current_app).extensions[EXTENSION]
+
+
+def row_cache(app: Any = None) -> FragmentCache:
+    """The cache of table rows: each row's key is the row's own values (a frozen dataclass) and the
+    rights that change its actions, so that a row of the review queue renders once per state."""
+    return (app or current_app).extensions[ROWS_EXTENSION]

@@ -3,18 +3,21 @@ and the in-app notifications inbox of every signed-in user."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, get_template_attribute, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms.reviews import AssignSelectedForm
 from portal.auth.models import User
-from portal.auth.permissions import can_assign_reviews, ensure, staff_required
+from portal.auth.permissions import can_assign_reviews, can_take_review, ensure, staff_required
 from portal.db import db_session
 from portal.errors import DomainError
+from portal.fragment_cache import row_cache
 from portal.notifications import inbox
 from portal.notifications.inbox import unread_count
 from portal.pagination import page_numbers, parse_page
@@ -38,13 +41,29 @@ def index():
     # One reviewer list per page (not per row): the page stays the same size however many staff there are.
     assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
     return render_template(
-        "queue/index.html", result=result, filters=filters, sort=sort, me=current_user._get_current_object(),
-        review_url=id_url("reviews.review", "review_id"), take_url=id_url("reviews.take", "review_id"),
+        "queue/index.html", result=result, filters=filters, sort=sort,
+        render_row=_row_renderer(current_user._get_current_object(), assignable),
         reviewers=list(services.reviewers()) if assignable else [], can_assign=assignable,
         status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
         sort_labels=queue.SORT_LABELS, page_numbers=page_numbers(result.page, result.pages),
         target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
     )
+
+
+def _row_renderer(me: User, can_assign: bool) -> Callable[[queue.QueueRow], Markup]:
+    """Renders a queue row from the row cache: a row's HTML is a function of its values (QueueRow is
+    frozen and hashable) and of whether this user may take it or assign it, so those are the key.
+    A reviewer paging through the queue renders each row once for as long as it does not change."""
+    macro = get_template_attribute("queue/_row.html", "queue_row")
+    cache = row_cache()
+    review_url, take_url = id_url("reviews.review", "review_id"), id_url("reviews.take", "review_id")
+    root = request.script_root
+
+    def render(row: queue.QueueRow) -> Markup:
+        can_take = can_take_review(me, row)
+        return cache.render(("queue", root, row, can_take, can_assign),
+                            lambda csrf: macro(row, can_take, can_assign, review_url, take_url, csrf))
+    return render
 
 
 @bp.route("/reviews/assign", methods=["POST"])
