@@ -64,20 +64,24 @@ class FragmentCache:
         with self._lock:
             self._entries.clear()
 
-    def render(self, key: Hashable | None, render: Callable[[Callable[[], Markup]], str]) -> Markup:
+    def render(self, key: Hashable | None, render: Callable[[Callable[[], Markup]], str],
+               csrf: Callable[[], str] = generate_csrf) -> Markup:
         """The fragment of ``key``, rendered by ``render`` on a miss, with this session's CSRF token.
 
-        ``render`` receives the function to call wherever the template wants ``csrf_token()``. A key of
+        ``render`` receives the function to call wherever the template wants ``csrf_token()``; ``csrf``
+        gives the session's token (a caller rendering many rows passes one that remembers it). A key of
         None renders without the cache (a form shown again with the user's input and errors).
         """
         if key is None:
-            return Markup(render(generate_csrf))  # noqa: S704 - HTML rendered by an autoescaping template
+            return Markup(render(csrf))  # noqa: S704 - HTML rendered by an autoescaping template
         html = self.get(key)
         if html is None:
             html = render(lambda: Markup(self.csrf_placeholder))  # noqa: S704 - our own hex string
             self.put(key, html)
+        if self.csrf_placeholder not in html:  # most rows hold no form
+            return Markup(html)  # noqa: S704 - rendered HTML
         # The token is URL-safe base64 with dots: nothing to escape.
-        return Markup(html.replace(self.csrf_placeholder, generate_csrf()))  # noqa: S704 - rendered HTML
+        return Markup(html.replace(self.csrf_placeholder, csrf()))  # noqa: S704 - rendered HTML
 
 
 def init_app(app: Flask) -> None:

@@ -3,18 +3,19 @@ and the in-app notifications inbox of every signed-in user."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, g, get_template_attribute, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms.reviews import AssignSelectedForm
 from portal.auth.models import User
-from portal.auth.permissions import can_assign_reviews, can_take_review, ensure, staff_required
+from portal.auth.permissions import can_assign_reviews, ensure, staff_required
 from portal.db import db_session
 from portal.errors import DomainError
 from portal.fragment_cache import row_cache
@@ -24,7 +25,6 @@ from portal.pagination import page_numbers, parse_page
 from portal.reviews import dashboards, queries, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from portal.security import is_safe_next
-from portal.urls import id_url
 
 bp = Blueprint("queue", __name__)
 
@@ -42,27 +42,33 @@ def index():
     assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
     return render_template(
         "queue/index.html", result=result, filters=filters, sort=sort,
-        render_row=_row_renderer(current_user._get_current_object(), assignable),
-        reviewers=list(services.reviewers()) if assignable else [], can_assign=assignable,
+        me=current_user._get_current_object(), queue_row=_cached_rows("queue_row"),
+        reviewers=services.reviewer_choices() if assignable else [], can_assign=assignable,
         status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
         sort_labels=queue.SORT_LABELS, page_numbers=page_numbers(result.page, result.pages),
         target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
     )
 
 
-def _row_renderer(me: User, can_assign: bool) -> Callable[[queue.QueueRow], Markup]:
-    """Renders a queue row from the row cache: a row's HTML is a function of its values (QueueRow is
-    frozen and hashable) and of whether this user may take it or assign it, so those are the key.
-    A reviewer paging through the queue renders each row once for as long as it does not change."""
-    macro = get_template_attribute("queue/_row.html", "queue_row")
-    cache = row_cache()
-    review_url, take_url = id_url("reviews.review", "review_id"), id_url("reviews.take", "review_id")
-    root = request.script_root
+def _cached_rows(name: str) -> Callable[..., Markup]:
+    """The macro ``name`` of queue/_rows.html, rendered through the row cache.
 
-    def render(row: queue.QueueRow) -> Markup:
-        can_take = can_take_review(me, row)
-        return cache.render(("queue", root, row, can_take, can_assign),
-                            lambda csrf: macro(row, can_take, can_assign, review_url, take_url, csrf))
+    A row's HTML is a function of the macro's arguments (a frozen, hashable QueueRow and the user's
+    rights on it), so they are the key, with the root path its links start with. A reviewer paging
+    through the queue renders each row once for as long as it does not change.
+    """
+    macro = get_template_attribute("queue/_rows.html", name)
+    cache = row_cache()
+    root = request.script_root
+    token: list[str] = []
+
+    def csrf() -> str:  # the session's token, looked up once for all the rows of the page
+        if not token:
+            token.append(generate_csrf())
+        return token[0]
+
+    def render(*args: Hashable) -> Markup:
+        return cache.render((name, root, *args), lambda placeholder: macro(*args, csrf=placeholder), csrf)
     return render
 
 
@@ -74,7 +80,7 @@ def assign_selected():
     the same queue page."""
     ensure(can_assign_reviews(current_user))
     form = AssignSelectedForm()
-    form.reviewer_id.choices = [(u.id, u.full_name) for u in services.reviewers()]
+    form.reviewer_id.choices = services.reviewer_choices()
     target = request.form.get("next")
     back = redirect(target if is_safe_next(target) else url_for("queue.index"))
     if not form.validate_on_submit():
@@ -119,6 +125,7 @@ def dashboard():
             "chart_max": max([m.total for m in months] + [1]),
         }
     return render_template("queue/dashboard.html", mine=mine, supervisor=supervisor, ReviewStatus=ReviewStatus,
+                           overdue_item=_cached_rows("overdue_item"),
                            Recommendation=Recommendation, target_days=queue.TARGET_DAYS)
 
 

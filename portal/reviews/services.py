@@ -226,7 +226,16 @@ def carry_over(review: Review, *, by: User) -> list[str]:
     return sorted(carried)
 
 
+_ASSIGNABLE = (User.staff_role.in_([StaffRole.REVIEWER, StaffRole.SUPERVISOR]), User.is_active.is_(True))
+
+
 def reviewers() -> Iterable[User]:
     """CBP staff who can be assigned reviews."""
-    return db_session.scalars(select(User).where(User.staff_role.in_([StaffRole.REVIEWER, StaffRole.SUPERVISOR]),
-                                                 User.is_active.is_(True)).order_by(User.full_name))
+    return db_session.scalars(select(User).where(*_ASSIGNABLE).order_by(User.full_name))
+
+
+def reviewer_choices() -> list[tuple[int, str]]:
+    """(id, full name) of the staff who can be assigned reviews, by name: the choices of an assignment
+    list, read without loading users (a program has a reviewer per 200 accounts)."""
+    return [(row.id, row.full_name)
+            for row in db_session.execute(select(User.id, User.full_name).where(*_ASSIGNABLE).order_by(User.full_name))]

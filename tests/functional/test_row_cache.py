@@ -183,3 +183,28 @@ def test_each_session_gets_its_own_csrf_token_in_a_cached_row(database_url, tmp_
                         data={"csrf_token": tokens["reviewer2"][1]}).status_code == 302
     with app.app_context():
         assert db_session.get(Review, review_ids[0]).reviewer_id == cast.users["reviewer2"].id
+
+
+def test_the_dashboards_overdue_list_shows_a_change_made_after_it_was_cached(app, client, login, cast):
+    with app.app_context():
+        review_id = bulk_reviews(1, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=120),
+                                 reviewer_id=cast.users["reviewer"].id, name=lambda i: "Harbor Freight LLC")[0]
+        db_session.commit()
+    login(cast.email("reviewer"))
+
+    def overdue() -> str:
+        response = client.get("/reviews/dashboard")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        return html[html.index('<ul class="usa-list" id="my-overdue">'):html.index("</ul>", html.index('id="my-overdue"'))]
+
+    first = overdue()
+    assert f'href="/reviews/{review_id}">Harbor Freight LLC' in first and "30 days past" in first
+    assert overdue() == first and row_cache(app).hits == 1
+    with app.app_context():
+        _rename_company(cast, review_id)
+        db_session.execute(update(Review).where(Review.id == review_id)
+                           .values(submitted_at=datetime.now(UTC) - timedelta(days=100)))
+        db_session.commit()
+    after = overdue()
+    assert "Renamed Freight LLC" in after and "10 days past" in after and "Harbor Freight" not in after
