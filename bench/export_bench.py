@@ -191,7 +191,8 @@ def build_queue_database(url: str, count: int) -> None:
                                               for i in ids])
         conn.execute(insert(Review), [{"id": i, "profile_id": i, "version_number": 1,
                                        "status": statuses[i % len(statuses)],
-                                       "submitted_at": start + timedelta(minutes=i)} for i in ids])
+                                       "submitted_at": start + timedelta(minutes=i),
+                                       "clock_started_at": start + timedelta(minutes=i)} for i in ids])
     engine.dispose()
 
 

@@ -469,7 +469,10 @@ def generate(url: str, accounts: int = DEFAULT_ACCOUNTS, *, seed: int = SEED, to
                     month[0] += 1
                     month[1] += days_between(decided_at, submitted)
                 yield {"id": n, "profile_id": p["i"], "version_number": number, "status": status,
-                       "submitted_at": submitted, "reviewer_id": p["reviewer"] if assigned else None,
+                       # Each generated version is a first submission or one made after certification:
+                       # its clock starts at its own date (services.clock_start).
+                       "submitted_at": submitted, "clock_started_at": submitted,
+                       "reviewer_id": p["reviewer"] if assigned else None,
                        "assigned_at": submitted + timedelta(days=3) if assigned else None,
                        "started_at": submitted + timedelta(days=5) if status != ReviewStatus.WAITING else None,
                        "recommendation": Recommendation.CERTIFY if recommended else None, "summary": "",

@@ -122,3 +122,39 @@ def test_decision_months_migration_counts_the_decisions_already_made(empty_datab
         ("2026-01-01", "certify", 2), ("2026-02-01", "deny", 1)]
     assert rows[0][3] == pytest.approx(10.5 + 11.979166, abs=1e-4)
     assert rows[1][3] == pytest.approx(1 + 0.5 / 24, abs=1e-4)
+
+
+def test_clock_started_at_migration_keeps_the_clock_the_queue_computed(empty_database: str) -> None:
+    """Revision 5af754c46783 stores each review's 90-day clock start as the queue computed it: an
+    applicant's from the profile's first submission, a certified account's from the version's own;
+    rebuilding the table on SQLite keeps the ratings that refer to it."""
+    config = _alembic(empty_database)
+    command.upgrade(config, "ba5d6c919141")
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        for n, certified_on in ((1, None), (2, "2025-06-01")):
+            conn.execute(text("INSERT INTO companies (id, legal_name, ownership_type, phone, created_at) "
+                              "VALUES (:n, 'Harbor Goods LLC', 'llc', '+1 202 555 0100', CURRENT_TIMESTAMP)"), {"n": n})
+            conn.execute(text("INSERT INTO trade_accounts (id, company_id, business_type, status, application_step, "
+                              "created_at, certified_on) VALUES (:n, :n, 'importer', 'applicant', 'complete', "
+                              "CURRENT_TIMESTAMP, :c)"), {"n": n, "c": certified_on})
+            conn.execute(text("INSERT INTO security_profiles (id, account_id, catalog_id, status, current_version, "
+                              "created_at, lock_version) VALUES (:n, :n, 'msc-2019', 'submitted', 2, "
+                              "CURRENT_TIMESTAMP, 1)"), {"n": n})
+            for version, status, submitted in ((1, "decided", "2025-01-02 00:00:00"),
+                                               (2, "waiting", "2026-03-04 00:00:00")):
+                conn.execute(text("INSERT INTO reviews (id, profile_id, version_number, status, submitted_at, summary, "
+                                  "overridden, decision_reason, lock_version) VALUES (:id, :n, :v, :s, :sub, '', "
+                                  "false, '', 1)"), {"id": 10 * n + version, "n": n, "v": version, "s": status,
+                                                     "sub": submitted})
+        conn.execute(text("INSERT INTO criterion_ratings (review_id, criterion_id, rating, comment, checklist, "
+                          "carried_over, updated_at, version) VALUES (12, '1.1', 'meets', 'kept', '[]', false, "
+                          "CURRENT_TIMESTAMP, 1)"))
+    command.upgrade(config, "5af754c46783")
+    with engine.connect() as conn:
+        clocks = {review_id: str(clock)[:10] for review_id, clock in conn.execute(
+            text("SELECT id, clock_started_at FROM reviews ORDER BY id"))}
+        comments = conn.execute(text("SELECT comment FROM criterion_ratings")).scalars().all()
+    engine.dispose()
+    assert clocks == {11: "2025-01-02", 12: "2025-01-02", 21: "2025-01-02", 22: "2026-03-04"}
+    assert comments == ["kept"]

@@ -35,8 +35,12 @@ class Review(Base):
         # spell the condition with the literal (queue.OPEN_REVIEW) for the planners to match it.
         Index("ix_reviews_open_submitted_at", "submitted_at", "id",
               sqlite_where=text("status != 'decided'"), postgresql_where=text("status != 'decided'")),
-        # Open reviews by reviewer: "unassigned" on both dashboards counts index entries alone.
-        Index("ix_reviews_open_reviewer_id", "reviewer_id",
+        # Open reviews by reviewer and by the start of their 90-day clock: "unassigned" on both dashboards
+        # counts index entries alone, and a reviewer's overdue reviews are a range of it.
+        Index("ix_reviews_open_reviewer_clock", "reviewer_id", "clock_started_at",
+              sqlite_where=text("status != 'decided'"), postgresql_where=text("status != 'decided'")),
+        # The queue by days left, and every overdue open review, without computing a date per review.
+        Index("ix_reviews_open_clock_started_at", "clock_started_at", "id",
               sqlite_where=text("status != 'decided'"), postgresql_where=text("status != 'decided'")),
     )
 
@@ -46,6 +50,10 @@ class Review(Base):
     status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, "review_status"),
                                                  default=ReviewStatus.WAITING, index=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # When the 90-day certification clock started, fixed when the version is submitted
+    # (services.clock_start): the first submission of an applicant's profile, also after a return;
+    # the version's own submission for an account already certified.
+    clock_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

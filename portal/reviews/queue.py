@@ -2,8 +2,9 @@
 
 The queue page is three statements whatever the number of rows: a COUNT, the page's review ids, and
 one SELECT of those reviews joined to profile, account, company and reviewer, with the headquarters
-country and the first submission date as correlated subqueries. Nothing in a row is loaded lazily
-(DESIGN.md §7, issue 4).
+country as a correlated subquery. The start of a review's 90-day clock is stored on the review when
+its version is submitted (``services.clock_start``), so the overdue filter and the order by days left
+are index ranges. Nothing in a row is loaded lazily (DESIGN.md §7, issue 4).
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    type_coerce,
 )
-from sqlalchemy.orm import aliased
 
 from portal import clock
 from portal.auth.models import User
@@ -115,23 +114,6 @@ def _hq_country() -> Any:
             .correlate(Company).scalar_subquery())
 
 
-# Built once: an alias costs more to construct than the statement it takes part in.
-_EARLIER_REVIEW = aliased(Review, name="earlier_review")
-
-
-def _target_start() -> ColumnElement[datetime]:
-    """When the 90-day certification clock started for a review.
-
-    An account never certified (an applicant, also after a return and resubmission) counts from the
-    first submission of its profile; a certified account's later submission counts from its own date.
-    """
-    earlier = _EARLIER_REVIEW
-    first_submitted = (select(func.min(earlier.submitted_at)).where(earlier.profile_id == Review.profile_id)
-                       .correlate(Review).scalar_subquery())
-    return type_coerce(case((TradeAccount.certified_on.is_(None), first_submitted), else_=Review.submitted_at),
-                       UTCDateTime())
-
-
 def join_review_context(stmt: Select[Any]) -> Select[Any]:
     return (stmt.join(SecurityProfile, SecurityProfile.id == Review.profile_id)
             .join(TradeAccount, TradeAccount.id == SecurityProfile.account_id)
@@ -170,7 +152,7 @@ def _compact(q: str) -> str:
 OPEN_REVIEW: ColumnElement[bool] = Review.status != literal_column(f"'{ReviewStatus.DECIDED.value}'")
 
 
-def _conditions(filters: QueueFilters, target_start: Any) -> list[Any]:
+def _conditions(filters: QueueFilters) -> list[Any]:
     """The filters as conditions on bound parameters (``user_id``, ``cutoff``, ``pattern``, ...), so that
     one built statement serves every user, day and search text (``_statements``)."""
     conditions: list[Any] = []
@@ -185,18 +167,18 @@ def _conditions(filters: QueueFilters, target_start: Any) -> list[Any]:
     elif filters.assigned == "none":
         conditions.append(Review.reviewer_id.is_(None))
     if filters.overdue:
-        # Open reviews only, spelled as the partial indexes are: the start of the clock (a correlated
-        # subquery) is then computed for the open reviews alone.
-        conditions.append(and_(OPEN_REVIEW, target_start < bindparam("cutoff", type_=UTCDateTime())))
+        # Open reviews only, spelled as the partial indexes are: a range of ix_reviews_open_clock_started_at
+        # (or of ix_reviews_open_reviewer_clock for "mine").
+        conditions.append(and_(OPEN_REVIEW, Review.clock_started_at < bindparam("cutoff", type_=UTCDateTime())))
     if filters.q:
         conditions.append(_search(bool(_compact(filters.q))))
     return conditions
 
 
-def _order(sort: QueueSort, target_col: Any) -> list[Any]:
+def _order(sort: QueueSort) -> list[Any]:
     key = {
         "submitted": Review.submitted_at,
-        "days_left": target_col,
+        "days_left": Review.clock_started_at,
         "company": func.lower(Company.legal_name),
         "status": case(_STATUS_ORDER, value=Review.status),
     }[sort.key]
@@ -224,12 +206,12 @@ def overdue_cutoff(now: datetime) -> datetime:
 def _needs_context(filters: QueueFilters, sort: QueueSort) -> bool:
     """Whether a filter or the order reads the joined tables (account, company, identifiers).
 
-    The default queue (open reviews, newest or oldest first, mine or unassigned) reads ``reviews``
-    alone, so its count and its page of ids need no join: at program scale the joins over every open
-    review, not the page, were what made page 100 slower than page 1 (docs/PERFORMANCE.md §5.1).
+    The default queue (open reviews, newest or oldest first or by days left, mine or unassigned,
+    overdue or not) reads ``reviews`` alone, so its count and its page of ids need no join: at program
+    scale the joins over every open review, not the page, were what made page 100 slower than page 1
+    (docs/PERFORMANCE.md §5.1).
     """
-    return (filters.business_type is not None or bool(filters.q) or filters.overdue
-            or sort.key in {"company", "days_left"})
+    return filters.business_type is not None or bool(filters.q) or sort.key == "company"
 
 
 @lru_cache(maxsize=256)
@@ -240,8 +222,7 @@ def _statements(filters: QueueFilters, sort: QueueSort) -> tuple[Select[Any], Se
     day); the values that differ between requests are bound parameters. ``filters.q`` is part of
     the cache key only through whether it is empty and whether it has a compact form, never its text.
     """
-    target_start = _target_start()
-    conditions = _conditions(filters, target_start)
+    conditions = _conditions(filters)
     context = _needs_context(filters, sort)
 
     def scoped(stmt: Select[Any]) -> Select[Any]:
@@ -249,7 +230,7 @@ def _statements(filters: QueueFilters, sort: QueueSort) -> tuple[Select[Any], Se
         return (join_review_context(stmt) if context else stmt).where(*conditions)
 
     count = scoped(select(func.count(Review.id)))
-    ids = (scoped(select(Review.id)).order_by(*_order(sort, target_start))
+    ids = (scoped(select(Review.id)).order_by(*_order(sort))
            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
     rows = (
         join_review_context(select(
@@ -257,7 +238,7 @@ def _statements(filters: QueueFilters, sort: QueueSort) -> tuple[Select[Any], Se
             Review.reviewer_id, Review.recommendation, SecurityProfile.account_id, TradeAccount.company_id,
             TradeAccount.business_type, TradeAccount.account_number, Company.legal_name, Company.dba,
             _hq_country().label("country"), User.full_name.label("reviewer_name"),
-            target_start.label("target_start"),
+            Review.clock_started_at,
         ).select_from(Review))
         .outerjoin(User, User.id == Review.reviewer_id)
         .where(Review.id.in_(bindparam("page_ids", expanding=True)))
@@ -297,7 +278,7 @@ def queue_page(filters: QueueFilters, sort: QueueSort, page: int, per_page: int 
     position = {review_id: index for index, review_id in enumerate(page_ids)}
     rows = []
     for r in sorted(db_session.execute(rows_stmt, {"page_ids": page_ids}), key=lambda r: position[r.id]):
-        target_at = r.target_start + timedelta(days=TARGET_DAYS)
+        target_at = r.clock_started_at + timedelta(days=TARGET_DAYS)
         decided = r.status == ReviewStatus.DECIDED
         left = None if decided else days_left(target_at, now)
         rows.append(QueueRow(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import audit
 from portal.auth.models import User
@@ -27,10 +28,23 @@ from portal.reviews.workflow import ReviewAction, ReviewStatus, next_review_stat
 COMMENT_MAX = 4_000
 
 
+def clock_start(profile: SecurityProfile, submitted_at: datetime) -> datetime:
+    """When the 90-day certification clock of a version submitted at ``submitted_at`` starts.
+
+    An account never certified (an applicant, also after a return and resubmission) counts from the
+    first submission of its profile (6 U.S.C. 964(c): within 90 days of receiving the application);
+    a certified account's later submission counts from its own date.
+    """
+    if profile.account.certified_on is not None:
+        return submitted_at
+    first = db_session.scalar(select(func.min(Review.submitted_at)).where(Review.profile_id == profile.id))
+    return min(first, submitted_at) if first is not None else submitted_at
+
+
 def open_review(profile: SecurityProfile, version: ProfileVersion) -> Review:
-    """Put a newly submitted version in the review queue (unassigned)."""
+    """Put a newly submitted version in the review queue (unassigned), its 90-day clock started."""
     review = Review(profile_id=profile.id, version_number=version.number, status=ReviewStatus.WAITING,
-                    submitted_at=version.submitted_at)
+                    submitted_at=version.submitted_at, clock_started_at=clock_start(profile, version.submitted_at))
     db_session.add(review)
     db_session.flush()
     return review

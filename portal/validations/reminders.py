@@ -142,13 +142,8 @@ def _certification_targets(today: date, counts: Counter[str]) -> None:
     supervisors: list[User] | None = None
     for review in reviews:
         account = review.profile.account
-        start = review.submitted_at
-        if account.certified_on is None:
-            # An applicant's clock runs from the first submission of the profile, as in the review queue.
-            first = db_session.scalar(select(Review.submitted_at).where(Review.profile_id == review.profile_id)
-                                      .order_by(Review.submitted_at).limit(1))
-            start = first or start
-        target = start.astimezone(UTC).date() + timedelta(days=CERTIFICATION_TARGET_DAYS)
+        # The clock started when the version was submitted (reviews.services.clock_start), as in the queue.
+        target = review.clock_started_at.astimezone(UTC).date() + timedelta(days=CERTIFICATION_TARGET_DAYS)
         days_left = (target - today).days
         if not 0 <= days_left <= CERTIFICATION_WARNING_DAYS:
             continue

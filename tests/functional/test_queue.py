@@ -24,7 +24,7 @@ from portal.notifications.inbox import Notification
 from portal.profiles.models import ProfileVersion, SecurityProfile
 from portal.profiles.submission import submit_profile
 from portal.profiles.workflow import ProfileStatus
-from portal.reviews import dashboards, queue
+from portal.reviews import dashboards, queue, services
 from portal.reviews.decision_months import rebuild_decision_months
 from portal.reviews.models import Review
 from portal.reviews.workflow import Recommendation, ReviewStatus
@@ -70,8 +70,8 @@ def bulk_reviews(count: int, officer_id: int, *, start: datetime, step: timedelt
                                        sha256="0" * 64, submitted_at=when, submitted_by_id=officer_id,
                                        attested_name="Bulk Officer", attestation_text="Bulk.")
                         for p, when in zip(profiles, submitted, strict=True)])
-    reviews = [Review(profile_id=p.id, version_number=1, status=status, submitted_at=when, reviewer_id=reviewer_id,
-                      assigned_at=when if reviewer_id else None)
+    reviews = [Review(profile_id=p.id, version_number=1, status=status, submitted_at=when, clock_started_at=when,
+                      reviewer_id=reviewer_id, assigned_at=when if reviewer_id else None)
                for p, when in zip(profiles, submitted, strict=True)]
     db_session.add_all(reviews)
     db_session.flush()
@@ -254,12 +254,14 @@ def test_target_counts_from_the_first_submission_of_an_applicant(app, cast, ids,
     reviewer = db.get(User, ids["reviewer"])
     long_ago, recently = now() - timedelta(days=100), now() - timedelta(days=5)
     applicant = bulk_reviews(1, ids["officer_a"], start=long_ago, status=ReviewStatus.DECIDED)[0]
-    profile_id = db.get(Review, applicant).profile_id
-    resubmitted = Review(profile_id=profile_id, version_number=2, status=ReviewStatus.WAITING, submitted_at=recently)
+    applicant_profile = db.get(Review, applicant).profile
+    resubmitted = Review(profile_id=applicant_profile.id, version_number=2, status=ReviewStatus.WAITING,
+                         submitted_at=recently, clock_started_at=services.clock_start(applicant_profile, recently))
     certified = bulk_reviews(1, ids["officer_a"], start=now() - timedelta(days=400), status=ReviewStatus.DECIDED,
                              certified_on=date.today() - timedelta(days=300))[0]
-    later = Review(profile_id=db.get(Review, certified).profile_id, version_number=2, status=ReviewStatus.WAITING,
-                   submitted_at=recently)
+    certified_profile = db.get(Review, certified).profile
+    later = Review(profile_id=certified_profile.id, version_number=2, status=ReviewStatus.WAITING,
+                   submitted_at=recently, clock_started_at=services.clock_start(certified_profile, recently))
     db.add_all([resubmitted, later])
     db.flush()
     rows = {r.review_id: r for r in queue.queue_page(queue.QueueFilters(), queue.QueueSort(), 1, user=reviewer).rows}

@@ -49,7 +49,7 @@ def _scenario(app, cast, clock) -> dict:
         factories.answer_all(profile)
         submit_profile(profile, "Bruno Officer", by=user("officer_b", cast))
         review = db_session.scalar(select(Review).where(Review.profile_id == profile.id))
-        review.submitted_at = clock.now - timedelta(days=80)
+        review.submitted_at = review.clock_started_at = clock.now - timedelta(days=80)
         review.reviewer_id = cast.users["reviewer2"].id
         db_session.commit()
     return {**ids, "visit": visit_id, "soon": soon, "late": late, "far": far}

@@ -3,6 +3,8 @@ questions, carry-over, scores, the certify gate, four-eyes decisions, and what t
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -269,45 +271,71 @@ def test_supervisor_override_needs_a_reason_and_deny_makes_the_account_ineligibl
             (Recommendation.DENY, 1)]
 
 
+def _decide_latest(app, cast, override: Recommendation | None) -> None:
+    """Submit account A's profile unless it is submitted, then rate, recommend certification and decide
+    (``override``: the supervisor's outcome instead) through the services."""
+    from portal.reviews import decisions
+
+    with app.app_context():
+        profile = factories.profile_of(cast.account_a)
+        if profile.status != ProfileStatus.SUBMITTED:
+            submit_profile(profile, "Olivia Officer", by=cast.users["officer_a"])
+        review = db_session.scalar(select(Review).where(Review.profile_id == profile.id)
+                                   .order_by(Review.id.desc()).limit(1))
+        review.reviewer_id = cast.users["reviewer"].id
+        db_session.commit()
+        review_id = review.id
+    _rate_all(app, review_id, cast=cast)
+    with app.app_context():
+        review = db_session.get(Review, review_id)
+        decisions.recommend(review, Recommendation.CERTIFY, "Summary.", by=cast.users["reviewer"])
+        decisions.decide(review, by=cast.users["supervisor"], override=override,
+                         reason="Seal log missing." if override else "")
+        db_session.commit()
+
+
+def _returned_twice_then_certified(app, cast) -> None:
+    with app.app_context():
+        factories.answer_all(factories.profile_of(cast.account_a))
+        db_session.commit()
+    for override in (Recommendation.RETURN, Recommendation.RETURN, None):
+        _decide_latest(app, cast, override)
+
+
 def test_the_summary_kept_by_decisions_equals_the_one_rebuilt_from_the_reviews(app, cast):
     """Three decisions through decisions.decide on one profile (returned twice, then certified: two
     decisions in one month row) give the rows rebuild_decision_months computes from the reviews."""
-    from portal.reviews import decisions
-
-    def decide_latest(override: Recommendation | None) -> None:
-        with app.app_context():
-            profile = factories.profile_of(cast.account_a)
-            if profile.status != ProfileStatus.SUBMITTED:
-                submit_profile(profile, "Olivia Officer", by=cast.users["officer_a"])
-            review = db_session.scalar(select(Review).where(Review.profile_id == profile.id)
-                                       .order_by(Review.id.desc()).limit(1))
-            review.reviewer_id = cast.users["reviewer"].id
-            db_session.commit()
-            review_id = review.id
-        _rate_all(app, review_id, cast=cast)
-        with app.app_context():
-            review = db_session.get(Review, review_id)
-            decisions.recommend(review, Recommendation.CERTIFY, "Summary.", by=cast.users["reviewer"])
-            decisions.decide(review, by=cast.users["supervisor"], override=override,
-                             reason="Seal log missing." if override else "")
-            db_session.commit()
 
     def rows() -> list[tuple]:
         return [(row.month, row.outcome, row.decisions, round(row.days_total, 6))
                 for row in db_session.scalars(select(DecisionMonth).order_by(DecisionMonth.month,
                                                                               DecisionMonth.outcome))]
 
-    with app.app_context():
-        factories.answer_all(factories.profile_of(cast.account_a))
-        db_session.commit()
-    for override in (Recommendation.RETURN, Recommendation.RETURN, None):
-        decide_latest(override)
+    _returned_twice_then_certified(app, cast)
     with app.app_context():
         kept = rows()
         assert sorted((outcome.value, count) for _, outcome, count, _ in kept) == [("certify", 1), ("return", 2)]
         assert rebuild_decision_months() == 2
         db_session.commit()
         assert rows() == kept
+
+
+def test_a_resubmission_after_a_return_keeps_the_applicants_90_day_clock(app, cast, clock):
+    """Each version's review stores when its clock started (services.clock_start): for an applicant,
+    the first submission of the profile, however often it was returned and submitted again."""
+    with app.app_context():
+        factories.answer_all(factories.profile_of(cast.account_a))
+        db_session.commit()
+    for override in (Recommendation.RETURN, Recommendation.RETURN):
+        _decide_latest(app, cast, override)
+        clock.advance(days=10)
+    _decide_latest(app, cast, None)
+    with app.app_context():
+        reviews = db_session.scalars(select(Review).where(Review.profile_id == factories.profile_of(
+            cast.account_a).id).order_by(Review.version_number)).all()
+        assert [r.version_number for r in reviews] == [1, 2, 3]
+        assert reviews[2].submitted_at - reviews[0].submitted_at == timedelta(days=20)
+        assert {r.clock_started_at for r in reviews} == {reviews[0].submitted_at}
 
 
 def test_send_back_returns_the_review_to_the_reviewer(app, client, login, cast):

@@ -196,7 +196,8 @@ def test_the_dashboards_overdue_list_shows_a_change_made_after_it_was_cached(app
         response = client.get("/reviews/dashboard")
         assert response.status_code == 200
         html = response.get_data(as_text=True)
-        return html[html.index('<ul class="usa-list" id="my-overdue">'):html.index("</ul>", html.index('id="my-overdue"'))]
+        start = html.index('<ul class="usa-list" id="my-overdue">')
+        return html[start:html.index("</ul>", start)]
 
     first = overdue()
     assert f'href="/reviews/{review_id}">Harbor Freight LLC' in first and "30 days past" in first
@@ -204,7 +205,7 @@ def test_the_dashboards_overdue_list_shows_a_change_made_after_it_was_cached(app
     with app.app_context():
         _rename_company(cast, review_id)
         db_session.execute(update(Review).where(Review.id == review_id)
-                           .values(submitted_at=datetime.now(UTC) - timedelta(days=100)))
+                           .values(clock_started_at=datetime.now(UTC) - timedelta(days=100)))
         db_session.commit()
     after = overdue()
     assert "Renamed Freight LLC" in after and "10 days past" in after and "Harbor Freight" not in after
