@@ -84,6 +84,9 @@ def tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Read the file through a memory map (up to 256 MB) instead of a read() per page that is not in this
+        # connection's 2 MB page cache: at program scale a queue page touches rows spread over many pages.
+        cursor.execute("PRAGMA mmap_size=268435456")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
         cursor.close()
 
