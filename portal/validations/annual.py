@@ -87,6 +87,23 @@ def current_cycle(account: TradeAccount, today: date | None = None) -> AnnualCyc
     return cycle_from(anniversary_for(base, today), submissions)
 
 
+def current_cycles(accounts: Iterable[TradeAccount], today: date) -> dict[int, AnnualCycle]:
+    """``current_cycle`` of many accounts in two queries (their profiles, then all their submissions),
+    by account id; accounts never certified are left out."""
+    based = [(account, base) for account in accounts if (base := certification_base(account)) is not None]
+    if not based:
+        return {}
+    profiles = dict(db_session.execute(select(SecurityProfile.account_id, SecurityProfile.id).where(
+        SecurityProfile.account_id.in_([account.id for account, _ in based]))).all())
+    submissions: dict[int, list[tuple[int, datetime]]] = {}
+    for profile_id, number, at in db_session.execute(
+            select(ProfileVersion.profile_id, ProfileVersion.number, ProfileVersion.submitted_at)
+            .where(ProfileVersion.profile_id.in_(list(profiles.values())))):
+        submissions.setdefault(profile_id, []).append((number, at))
+    return {account.id: cycle_from(anniversary_for(base, today), submissions.get(profiles.get(account.id), []))
+            for account, base in based}
+
+
 def window_start(cycle: AnnualCycle) -> datetime:
     return datetime.combine(cycle.opens_on, time.min, tzinfo=UTC)
 

@@ -16,10 +16,18 @@ from portal.auth.models import User
 from portal.companies.models import Company, TradeAccount
 from portal.db import db_session
 from portal.partners.models import MraProgram
-from portal.profiles.models import ProfileVersion, SecurityProfile
 from portal.validations import annual
 from portal.validations.calendar import reviewer_visits
-from portal.validations.models import Blackout, Finding, Validation, ValidationMrRecord, ValidationSite, Visit
+from portal.validations.models import (
+    Blackout,
+    Finding,
+    FindingResponse,
+    Validation,
+    ValidationMrRecord,
+    ValidationSite,
+    Visit,
+    validation_members,
+)
 from portal.validations.permissions import VALIDATABLE
 from portal.validations.services import validation_due
 from portal.validations.workflow import FindingStatus, ValidationStatus
@@ -35,7 +43,9 @@ def get_validation_or_404(validation_id: int) -> Validation:
     return _or_404(db_session.scalar(
         select(Validation).where(Validation.id == validation_id)
         .options(selectinload(Validation.sites).selectinload(ValidationSite.address),
-                 selectinload(Validation.visits), selectinload(Validation.findings).selectinload(Finding.responses),
+                 selectinload(Validation.visits),
+                 selectinload(Validation.findings).selectinload(Finding.responses)
+                 .selectinload(FindingResponse.evidence),
                  selectinload(Validation.members), selectinload(Validation.events),
                  # MR records with their programs' histories and authors: the same queries for 1 or 100.
                  selectinload(Validation.mr_records).selectinload(ValidationMrRecord.program)
@@ -126,24 +136,9 @@ def _certified_accounts() -> list[TradeAccount]:
 
 def missed_annual_reviews(accounts: list[TradeAccount], today: date) -> list[MissedAnnual]:
     """Accounts whose anniversary passed without a submission inside the window (two queries)."""
-    if not accounts:
-        return []
-    profiles = {p.account_id: p.id for p in db_session.scalars(
-        select(SecurityProfile).where(SecurityProfile.account_id.in_([a.id for a in accounts])))}
-    submissions: dict[int, list[tuple[int, datetime]]] = {}
-    for profile_id, number, at in db_session.execute(
-            select(ProfileVersion.profile_id, ProfileVersion.number, ProfileVersion.submitted_at)
-            .where(ProfileVersion.profile_id.in_(list(profiles.values())))):
-        submissions.setdefault(profile_id, []).append((number, at))
-    missed = []
-    for account in accounts:
-        base = annual.certification_base(account)
-        if base is None:
-            continue
-        cycle = annual.cycle_from(annual.anniversary_for(base, today), submissions.get(profiles.get(account.id), []))
-        if cycle.missed(today):
-            missed.append(MissedAnnual(account, cycle.anniversary_on, (today - cycle.anniversary_on).days))
-    return missed
+    cycles = annual.current_cycles(accounts, today)
+    return [MissedAnnual(account, cycle.anniversary_on, (today - cycle.anniversary_on).days)
+            for account in accounts if (cycle := cycles.get(account.id)) is not None and cycle.missed(today)]
 
 
 def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
@@ -151,7 +146,9 @@ def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
     result = Dashboard()
     accounts = _certified_accounts()
     open_by_account = {v.account_id: v for v in db_session.scalars(
-        select(Validation).where(Validation.status != ValidationStatus.CLOSED))}
+        select(Validation).where(Validation.status != ValidationStatus.CLOSED)
+        # Most accounts are in the session already (above); these cover the ones no longer validatable.
+        .options(selectinload(Validation.account).selectinload(TradeAccount.company)))}
     for account in accounts:
         due = validation_due(account)
         if due is None:
@@ -160,12 +157,27 @@ def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
         if days_left <= horizon_days:
             result.due.append(DueAccount(account, due, days_left, open_by_account.get(account.id)))
     result.due.sort(key=lambda d: d.due_on)
-    result.mine = sorted((v for v in open_by_account.values() if user.id in v.team_ids), key=lambda v: v.due_on)
+    # Who is on each open validation's team, in one query (Validation.team_ids would load each team).
+    members: dict[int, set[int]] = {}
+    for validation_id, member_id in db_session.execute(
+            select(validation_members.c.validation_id, validation_members.c.user_id)
+            .join(Validation, Validation.id == validation_members.c.validation_id)
+            .where(Validation.status != ValidationStatus.CLOSED)):
+        members.setdefault(validation_id, set()).add(member_id)
+
+    def on_team(validation: Validation) -> bool:
+        return user.id == validation.lead_id or user.id in members.get(validation.id, ())
+
+    result.mine = sorted((v for v in open_by_account.values() if on_team(v)), key=lambda v: v.due_on)
     now = datetime.combine(today, time.min, tzinfo=UTC)
     result.visits = reviewer_visits(user, now, now + timedelta(days=60), include_cancelled=False)
     result.missed_annual = missed_annual_reviews(accounts, today)
     if user.is_supervisor:
         result.awaiting_approval = [v for v in open_by_account.values()
-                                    if v.status == ValidationStatus.REPORT_SUBMITTED and user.id not in v.team_ids]
-    result.answers_to_review = [f for v in result.mine for f in v.findings if f.status == FindingStatus.ANSWERED]
+                                    if v.status == ValidationStatus.REPORT_SUBMITTED and not on_team(v)]
+    if result.mine:
+        result.answers_to_review = list(db_session.scalars(
+            select(Finding).where(Finding.validation_id.in_([v.id for v in result.mine]),
+                                  Finding.status == FindingStatus.ANSWERED)
+            .order_by(Finding.validation_id, Finding.id)))
     return result

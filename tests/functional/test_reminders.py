@@ -116,3 +116,47 @@ def test_accounts_outside_the_window_get_no_annual_reminder(app, cast, clock):
         certify(cast.account_a.id, cast, on=clock.now.date() - timedelta(days=30))
         db_session.commit()
     assert "annual_window" not in _run(app)
+
+
+def test_a_run_reads_the_same_statements_for_2_and_12_accounts_in_their_window(app, cast, clock):
+    """The reminders run reads accounts, cycles, officers, open reviews and the reminders already sent
+    for all of them at once: a program of 10,000 accounts is not 10,000 queries a day."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import event
+
+    from portal.companies.models import TradeAccount
+    from portal.companies.workflow import AccountStatus
+    from tests.functional.test_queue import bulk_reviews
+
+    def accounts_in_window(count: int) -> None:
+        with app.app_context():
+            review_ids = bulk_reviews(count, cast.users["officer_a"].id, start=datetime(2025, 1, 1, tzinfo=UTC),
+                                      certified_on=clock.now.date() - timedelta(days=300))
+            account_ids = [db_session.get(Review, r).profile.account_id for r in review_ids]
+            db_session.execute(TradeAccount.__table__.update().where(TradeAccount.id.in_(account_ids))
+                               .values(status=AccountStatus.CERTIFIED.value))
+            db_session.commit()
+
+    def statements_of_a_run() -> int:
+        seen: list[str] = []
+        engine = app.extensions["db_engine"]
+
+        def count(_conn, _cursor, statement, *_args) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            _run(app)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    accounts_in_window(2)
+    _run(app)
+    few = statements_of_a_run()
+    accounts_in_window(10)
+    _run(app)
+    many = statements_of_a_run()
+    assert many == few, f"{few} statements with 2 accounts in their window, {many} with 12"
