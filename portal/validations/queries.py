@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import abort
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.auth.models import User
 from portal.companies.models import Company, TradeAccount
@@ -95,6 +95,9 @@ def staff_choices() -> list[User]:
 # -- dashboard ---------------------------------------------------------------------------------------
 
 
+DUE_BUCKETS = ("overdue", "30", "90")
+
+
 @dataclass(frozen=True)
 class DueAccount:
     account: TradeAccount
@@ -130,15 +133,18 @@ class Dashboard:
 
 
 def _certified_accounts() -> list[TradeAccount]:
+    # Joined, not "selectin": one statement, where selectin sends one per 500 accounts.
     return list(db_session.scalars(select(TradeAccount).where(TradeAccount.status.in_(VALIDATABLE))
-                                   .options(selectinload(TradeAccount.company)).order_by(TradeAccount.id)))
+                                   .options(joinedload(TradeAccount.company)).order_by(TradeAccount.id)))
 
 
 def missed_annual_reviews(accounts: list[TradeAccount], today: date) -> list[MissedAnnual]:
-    """Accounts whose anniversary passed without a submission inside the window (two queries)."""
+    """Accounts whose anniversary passed without a submission inside the window, the longest missed
+    first (two queries)."""
     cycles = annual.current_cycles(accounts, today)
-    return [MissedAnnual(account, cycle.anniversary_on, (today - cycle.anniversary_on).days)
-            for account in accounts if (cycle := cycles.get(account.id)) is not None and cycle.missed(today)]
+    missed = [MissedAnnual(account, cycle.anniversary_on, (today - cycle.anniversary_on).days)
+              for account in accounts if (cycle := cycles.get(account.id)) is not None and cycle.missed(today)]
+    return sorted(missed, key=lambda row: (-row.days_late, row.account.id))  # the longest missed first
 
 
 def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
@@ -146,9 +152,7 @@ def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
     result = Dashboard()
     accounts = _certified_accounts()
     open_by_account = {v.account_id: v for v in db_session.scalars(
-        select(Validation).where(Validation.status != ValidationStatus.CLOSED)
-        # Most accounts are in the session already (above); these cover the ones no longer validatable.
-        .options(selectinload(Validation.account).selectinload(TradeAccount.company)))}
+        select(Validation).where(Validation.status != ValidationStatus.CLOSED))}
     for account in accounts:
         due = validation_due(account)
         if due is None:
@@ -175,6 +179,12 @@ def dashboard(user: User, today: date, *, horizon_days: int = 90) -> Dashboard:
     if user.is_supervisor:
         result.awaiting_approval = [v for v in open_by_account.values()
                                     if v.status == ValidationStatus.REPORT_SUBMITTED and not on_team(v)]
+    # The accounts (and companies) shown with my validations and the reports to approve, set on those
+    # validations in one query.
+    shown = [v.id for v in (*result.mine, *result.awaiting_approval)]
+    if shown:
+        db_session.scalars(select(Validation).where(Validation.id.in_(shown))
+                           .options(joinedload(Validation.account).joinedload(TradeAccount.company))).all()
     if result.mine:
         result.answers_to_review = list(db_session.scalars(
             select(Finding).where(Finding.validation_id.in_([v.id for v in result.mine]),

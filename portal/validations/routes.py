@@ -23,6 +23,7 @@ from portal.auth.permissions import can_view_account, ensure, is_staff, staff_re
 from portal.companies.queries import get_account_or_404
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
+from portal.pagination import excerpt, parse_page
 from portal.validations import queries, recognition, services
 from portal.validations.permissions import (
     TEMPLATE_PREDICATES,
@@ -98,9 +99,19 @@ def reminders_run() -> None:
 @login_required
 @staff_required()
 def dashboard():
-    """Validations due within 90 and 30 days or overdue, my validations and visits, missed annual reviews."""
+    """Validations due within 90 and 30 days or overdue, my validations and visits, missed annual reviews.
+
+    Each list of accounts shows its most urgent 25; ``?list=<name>&page=<n>`` opens one list in pages
+    of 100 (a program of 10,000 accounts has thousands due within 90 days).
+    """
     day = clock.today()
-    return render_template("validations/dashboard.html", board=queries.dashboard(current_user, day), today=day)
+    board = queries.dashboard(current_user, day)
+    opened = request.args.get("list")
+    page = parse_page(request.args.get("page"))
+    lists = {name: excerpt(rows, expanded=opened == name, page=page)
+             for name, rows in (*((bucket, board.due_in(bucket)) for bucket in queries.DUE_BUCKETS),
+                                ("missed", board.missed_annual))}
+    return render_template("validations/dashboard.html", board=board, lists=lists, opened=opened, today=day)
 
 
 @bp.route("/accounts/<int:account_id>/validations")

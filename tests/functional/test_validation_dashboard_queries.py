@@ -4,6 +4,7 @@ of them at once, never one validation at a time."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -73,3 +74,33 @@ def test_the_dashboard_reads_the_same_statements_for_2_and_12_open_validations(a
     login(cast.email("supervisor"), test_client=supervisor)
     page = supervisor.get("/validations").get_data(as_text=True)
     assert page.count("/report/decision") == 2 and "Reports awaiting my approval" in page
+
+
+def test_each_list_shows_its_25_most_urgent_and_opens_in_pages(app, client, login, cast):
+    with app.app_context():
+        review_ids = bulk_reviews(130, cast.users["officer_a"].id, start=datetime(2026, 1, 1, tzinfo=UTC),
+                                  certified_on=date.today() - timedelta(days=300), name=lambda i: f"Due {i:03d} LLC")
+        account_ids = [db_session.get(Review, review_id).profile.account_id for review_id in review_ids]
+        for n, account_id in enumerate(account_ids):  # due in 40 to 169 days... the first 51 within 90
+            db_session.execute(update(TradeAccount).where(TradeAccount.id == account_id).values(
+                status=AccountStatus.CERTIFIED, next_validation_due=date.today() + timedelta(days=40 + n)))
+        db_session.commit()
+    login(cast.email("reviewer"))
+
+    def shown(url: str) -> list[str]:
+        response = client.get(url)
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        part = html[html.index('id="due-90"'):html.index('id="annual-heading"')]
+        return list(dict.fromkeys(re.findall(r"Due \d{3} LLC", part)))  # each row names it twice
+
+    dashboard = shown("/validations")
+    assert dashboard == [f"Due {n:03d} LLC" for n in range(25)]          # the soonest due first
+    html = client.get("/validations").get_data(as_text=True)
+    assert "The 25 most urgent of 51 are shown." in html and 'href="/validations?list=90#due-90">Show all 51' in html
+    opened = shown("/validations?list=90")
+    assert len(opened) == 51 and opened[0] == "Due 000 LLC"
+    assert "Showing 1 to 51 of 51." in client.get("/validations?list=90").get_data(as_text=True)
+    # Pages beyond the end and unknown lists fall back instead of failing.
+    assert len(shown("/validations?list=90&page=9")) == 51
+    assert len(shown("/validations?list=nonsense&page=abc")) == 25
