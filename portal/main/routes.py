@@ -12,6 +12,7 @@ from portal.auth.models import Membership
 from portal.companies.models import Company, TradeAccount
 from portal.companies.workflow import AccountStatus
 from portal.db import db_session
+from portal.profiles.models import SecurityProfile
 
 bp = Blueprint("main", __name__)
 
@@ -42,7 +43,11 @@ def dashboard():
         .options(selectinload(Membership.company).selectinload(Company.accounts))
         .order_by(Membership.id)
     ).all()
-    return render_template("main/dashboard.html", memberships=memberships)
+    # Every account's profile in one query (a company may hold an account per business type).
+    account_ids = [account.id for m in memberships for account in m.company.accounts]
+    profiles = {profile.account_id: profile for profile in db_session.scalars(
+        select(SecurityProfile).where(SecurityProfile.account_id.in_(account_ids)))} if account_ids else {}
+    return render_template("main/dashboard.html", memberships=memberships, profiles=profiles)
 
 
 @bp.route("/healthz")

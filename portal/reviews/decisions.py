@@ -12,6 +12,7 @@ from portal import audit
 from portal.auth.models import User
 from portal.auth.roles import CompanyRole, StaffRole
 from portal.catalog import get_catalog
+from portal.catalog.schema import Criterion
 from portal.clock import utcnow
 from portal.companies.applications import change_status
 from portal.companies.business_types import BusinessType
@@ -20,7 +21,7 @@ from portal.errors import DomainError
 from portal.notifications.inbox import notify
 from portal.profiles.workflow import ProfileAction, next_profile_status
 from portal.reviews.decision_months import record_decision
-from portal.reviews.models import Review
+from portal.reviews.models import CriterionRating, Review
 from portal.reviews.scoring import open_must_gaps
 from portal.reviews.services import criteria_in_version, ratings_of
 from portal.reviews.workflow import Recommendation, ReviewAction, ReviewStatus, next_review_status
@@ -39,8 +40,17 @@ def _add_years(day: date, years: int) -> date:
 
 def recommendation_problems(review: Review, recommendation: Recommendation) -> list[str]:
     """Why a recommendation is refused (empty when it may be made)."""
-    ratings = ratings_of(review)
-    criteria = criteria_in_version(review)
+    return _problems(review, recommendation, ratings_of(review), criteria_in_version(review))
+
+
+def gates(review: Review) -> dict[Recommendation, list[str]]:
+    """``recommendation_problems`` of every recommendation, reading the ratings and the version once."""
+    ratings, criteria = ratings_of(review), criteria_in_version(review)
+    return {recommendation: _problems(review, recommendation, ratings, criteria) for recommendation in Recommendation}
+
+
+def _problems(review: Review, recommendation: Recommendation, ratings: dict[str, CriterionRating],
+              criteria: dict[str, Criterion]) -> list[str]:
     problems = []
     unrated = [cid for cid in criteria if cid not in ratings]
     if recommendation == Recommendation.CERTIFY:

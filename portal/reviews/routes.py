@@ -211,7 +211,7 @@ def recommend(review_id: int):
                 db_session.commit()
                 flash("Your recommendation is sent to a supervisor for approval.", "success")
                 return redirect(url_for("reviews.decision", review_id=review_.id))
-    gates = {r: decisions.recommendation_problems(review_, r) for r in Recommendation} if can_rate else {}
+    gates = decisions.gates(review_) if can_rate else {}
     return render_template("reviews/recommend.html", review=review_, profile=review_.profile,
                            account=review_.profile.account, form=form, can_rate=can_rate, gates=gates)
 

@@ -390,3 +390,25 @@ def test_scores_page_explains_each_number(app, client, login, cast):
     assert "Overall:" in html and "weighted points" in html
     assert "4.1" in html.split("Open Must gaps")[1]
     assert "<svg" in html and "<table" in html
+
+
+def test_the_recommend_page_reads_ratings_and_version_once_for_its_three_gates(app, client, login, cast):
+    from sqlalchemy import event
+
+    review_id, _ = _submitted_review(app, cast)
+    _rate_all(app, review_id, cast=cast)
+    login(cast.email("reviewer"))
+    seen: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        response = client.get(f"/reviews/{review_id}/recommend")
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert response.status_code == 200
+    assert sum("FROM criterion_ratings" in s for s in seen) == 1
+    assert sum("FROM profile_versions" in s for s in seen) == 1

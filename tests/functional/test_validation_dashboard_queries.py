@@ -104,3 +104,32 @@ def test_each_list_shows_its_25_most_urgent_and_opens_in_pages(app, client, logi
     # Pages beyond the end and unknown lists fall back instead of failing.
     assert len(shown("/validations?list=90&page=9")) == 51
     assert len(shown("/validations?list=nonsense&page=abc")) == 25
+
+
+def test_the_partner_dashboard_reads_the_profiles_of_all_accounts_in_one_query(app, client, login, cast):
+    """A company with an account per business type: each account links its own profile, and the
+    profiles are read in one statement, not one per account."""
+    from portal.companies.business_types import BusinessType
+    from tests import factories
+
+    with app.app_context():
+        officer = db_session.get(type(cast.users["officer_a"]), cast.users["officer_a"].id)
+        company = db_session.get(type(cast.company_a), cast.company_a.id)
+        extra = [factories.account(company, officer, kind) for kind in (BusinessType.HIGHWAY_CARRIER,
+                                                                       BusinessType.FOREIGN_MANUFACTURER)]
+        profile_ids = [factories.profile_of(account).id for account in (cast.account_a, *extra)]
+        db_session.commit()
+    login(cast.email("officer_a"))
+    seen: list[str] = []
+    engine = app.extensions["db_engine"]
+
+    def keep(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        html = client.get("/dashboard").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert all(f'href="/profiles/{profile_id}/dashboard"' in html for profile_id in profile_ids)
+    assert sum("FROM security_profiles" in s for s in seen) == 1
