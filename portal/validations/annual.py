@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -49,7 +50,8 @@ class AnnualCycle:
         return (self.anniversary_on - today).days
 
 
-def certification_base(account: TradeAccount) -> date | None:
+def certification_base(account: Any) -> date | None:
+    """The date anniversaries count from (an account, or a row with its dates)."""
     if account.certified_on is not None:
         return account.certified_on
     if account.anniversary_on is not None:
@@ -87,21 +89,27 @@ def current_cycle(account: TradeAccount, today: date | None = None) -> AnnualCyc
     return cycle_from(anniversary_for(base, today), submissions)
 
 
-def current_cycles(accounts: Iterable[TradeAccount], today: date) -> dict[int, AnnualCycle]:
-    """``current_cycle`` of many accounts in two queries (their profiles, then all their submissions),
-    by account id; accounts never certified are left out."""
-    based = [(account, base) for account in accounts if (base := certification_base(account)) is not None]
+# A current cycle's window opened less than a year ago (its anniversary is the latest whose window has
+# opened), so older submissions cannot fall inside it; the margin covers 29 February.
+_CYCLE_LOOKBACK_DAYS = 400
+
+
+def current_cycles(accounts: Iterable[Any], today: date) -> dict[int, AnnualCycle]:
+    """``current_cycle`` of many accounts (objects or rows with their dates) in one query over the
+    submissions of the last ``_CYCLE_LOOKBACK_DAYS``, by account id; accounts never certified are
+    left out."""
+    based = [(account.id, base) for account in accounts if (base := certification_base(account)) is not None]
     if not based:
         return {}
-    profiles = dict(db_session.execute(select(SecurityProfile.account_id, SecurityProfile.id).where(
-        SecurityProfile.account_id.in_([account.id for account, _ in based]))).all())
+    since = datetime.combine(today - timedelta(days=_CYCLE_LOOKBACK_DAYS), time.min, tzinfo=UTC)
     submissions: dict[int, list[tuple[int, datetime]]] = {}
-    for profile_id, number, at in db_session.execute(
-            select(ProfileVersion.profile_id, ProfileVersion.number, ProfileVersion.submitted_at)
-            .where(ProfileVersion.profile_id.in_(list(profiles.values())))):
-        submissions.setdefault(profile_id, []).append((number, at))
-    return {account.id: cycle_from(anniversary_for(base, today), submissions.get(profiles.get(account.id), []))
-            for account, base in based}
+    for account_id, number, at in db_session.execute(
+            select(SecurityProfile.account_id, ProfileVersion.number, ProfileVersion.submitted_at)
+            .join(SecurityProfile, SecurityProfile.id == ProfileVersion.profile_id)
+            .where(ProfileVersion.submitted_at >= since)):
+        submissions.setdefault(account_id, []).append((number, at))
+    return {account_id: cycle_from(anniversary_for(base, today), submissions.get(account_id, []))
+            for account_id, base in based}
 
 
 def window_start(cycle: AnnualCycle) -> datetime:

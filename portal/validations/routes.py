@@ -24,6 +24,7 @@ from portal.companies.queries import get_account_or_404
 from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
 from portal.pagination import excerpt, parse_page
+from portal.validations import board as dashboard_reads
 from portal.validations import queries, recognition, services
 from portal.validations.permissions import (
     TEMPLATE_PREDICATES,
@@ -105,12 +106,13 @@ def dashboard():
     of 100 (a program of 10,000 accounts has thousands due within 90 days).
     """
     day = clock.today()
-    board = queries.dashboard(current_user, day)
+    board = dashboard_reads.dashboard(current_user, day)
     opened = request.args.get("list")
     page = parse_page(request.args.get("page"))
-    lists = {name: excerpt(rows, expanded=opened == name, page=page)
-             for name, rows in (*((bucket, board.due_in(bucket)) for bucket in queries.DUE_BUCKETS),
-                                ("missed", board.missed_annual))}
+    lists = dashboard_reads.with_accounts({
+        name: excerpt(rows, expanded=opened == name, page=page)
+        for name, rows in (*((bucket, board.due_in(bucket)) for bucket in dashboard_reads.DUE_BUCKETS),
+                           ("missed", board.missed_annual))})
     return render_template("validations/dashboard.html", board=board, lists=lists, opened=opened, today=day)
 
 
