@@ -5,6 +5,6 @@ workbook whose on-site verification a validation team imports.
 ``questionnaire`` and ``list_exports`` are pure builders; ``xlsx_upload`` (the zip guard and safe
 reading shared by both imports), ``importer`` (questionnaires) and ``visit_import`` (visit workbooks)
 check and parse uploads (pure); ``queries``, ``services`` and ``visit_services`` touch the database;
-``routes`` holds the blueprint and the ``flask export`` commands, ``visit_routes`` a validation's
+``routes`` holds the blueprint, ``cli`` the ``flask export`` commands, ``visit_routes`` a validation's
 on-site verification pages; ``permissions`` the named predicates; ``models`` the pending imports.
 """

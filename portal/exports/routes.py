@@ -1,4 +1,5 @@
-"""Excel downloads and the offline questionnaire import (issue 6), and the ``flask export`` commands.
+"""Excel downloads and the offline questionnaire import (issue 6); the blueprint the ``flask export``
+commands (``portal.exports.cli``) and the on-site verification pages (``visit_routes``) hang on.
 
 Every download is written to a spooled temporary file first (write-only mode keeps memory flat), then
 sent as an attachment with the xlsx type, ``nosniff`` and ``Cache-Control: no-store``. Each export is
@@ -11,10 +12,8 @@ import re
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import IO, Any, cast
 
-import click
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
@@ -48,7 +47,6 @@ from portal.exports.questionnaire import build_questionnaire
 from portal.exports.workbook import XLSX_MIMETYPE
 from portal.profiles.models import SecurityProfile
 from portal.profiles.queries import get_profile_or_404
-from portal.profiles.services import profile_for_account
 from portal.reviews import queue
 
 bp = Blueprint("exports", __name__, cli_group="export")
@@ -365,62 +363,6 @@ def import_discard(profile_id: int, import_id: int):
     return redirect(url_for("exports.profile_excel", profile_id=profile.id))
 
 
-# -- CLI: flask --app wsgi export ... ---------------------------------------------------------------------
-
-
-@bp.cli.command("profile")
-@click.argument("account_id", type=int)
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Where to write the .xlsx file.")
-@click.option("--partner", is_flag=True, help="The partner's copy (no CBP-only columns, no scores).")
-@click.option("--version", "number", type=int, default=None, help="A submitted version (default: the latest).")
-def export_profile_command(account_id: int, out: Path, partner: bool, number: int | None) -> None:
-    """Write the profile workbook of trade account ACCOUNT_ID (the CBP validation copy by default)."""
-    from portal.companies.models import TradeAccount
-
-    account = db_session.get(TradeAccount, account_id)
-    profile = profile_for_account(account) if account is not None else None
-    if profile is None:
-        raise click.ClickException(f"Trade account {account_id} has no security profile.")
-    audience = Audience.PARTNER if partner else Audience.CBP
-    data = queries.profile_workbook_data(profile, audience, number=number)
-    if data is None:
-        raise click.ClickException(f"The profile has no submitted version {number}.")
-    build_profile_workbook(data, audience, out)
-    db_session.commit()
-    audit.record("export.visit_workbook" if audience == Audience.CBP else "export.profile_workbook",
-                 company_id=account.company_id if account else None, obj=profile,
-                 summary=f"CLI, {data.version_label}, {out.name}")
-    db_session.commit()
-    click.echo(f"Wrote {out} ({audience.value} copy, {data.version_label}, {len(data.criteria)} criteria).")
-
-
-@bp.cli.command("queue")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Where to write the .xlsx file.")
-@click.option("--status", default=None, help="open (default), all, or a review status.")
-@click.option("--business-type", "business_type", default=None, help="A business type value, e.g. importer.")
-@click.option("--assigned", type=click.Choice(["", "none"]), default="", help="none = only unassigned reviews.")
-@click.option("--overdue", is_flag=True, help="Only reviews past the 90-day target.")
-@click.option("--q", default=None, help="Search: company, account number or identifier.")
-@click.option("--sort", default=None, help="submitted (default), days_left, company or status.")
-@click.option("--desc", is_flag=True, help="Sort descending.")
-def export_queue_command(out: Path, status: str | None, business_type: str | None, assigned: str, overdue: bool,
-                         q: str | None, sort: str | None, desc: bool) -> None:
-    """Write the review queue, filtered like the queue page, to an .xlsx file."""
-    args = {"status": status, "business_type": business_type, "assigned": assigned, "overdue": "1" if overdue else "",
-            "q": q, "sort": sort, "dir": "desc" if desc else ""}
-    filters = queue.QueueFilters.from_args(args)
-    order = queue.QueueSort.from_args(args)
-    now = utcnow()
-    # "Assigned to me" needs a person; the command has none, and the choice above excludes it.
-    count = build_queue_export(queries.queue_rows(filters, order, user=None, now=now), out, exported_at=now,
-                               criteria=[*filters.as_args().items(), *order.as_args().items()])
-    db_session.commit()
-    audit.record("export.queue", summary=f"CLI, {count} reviews; filters {filters.as_args() or 'none'}")
-    db_session.commit()
-    click.echo(f"Wrote {out} ({count} reviews).")
-
-
-# The on-site verification pages of a validation register on this blueprint (they import ``bp`` from here).
-from portal.exports import visit_routes  # noqa: E402, F401
+# The on-site verification pages and the ``flask export`` commands register on this blueprint (they
+# import ``bp`` from here).
+from portal.exports import cli, visit_routes  # noqa: E402, F401

@@ -187,7 +187,7 @@ def _mutual_recognition(account: TradeAccount, users: dict[str, User]) -> None:
     from portal.partners import services as partner_services
     from portal.partners.enums import AssessmentResult, AssessmentType, CertificationKind, PartnerRole, RiskRating
     from portal.partners.models import MraProgram
-    from portal.validations import recognition
+    from portal.validations import mr_records, recognition
 
     lead, member = users["reviewer2@cbp.example"], users["reviewer@cbp.example"]
     officer = next(m.user for m in account.company.memberships if m.role.value == "officer")
@@ -215,10 +215,10 @@ def _mutual_recognition(account: TradeAccount, users: dict[str, User]) -> None:
                              note="SAT validated the plant for the OEA renewal with no findings; accepted as "
                                   "validation of the plant under the MRA.")
     visits.schedule_visit(validation, cross_dock, _window(_weekday_after(60), "America/Chicago"), by=lead)
-    recognition.add_mr_record(validation, recognition.MrRecordInput(
+    mr_records.add_mr_record(validation, mr_records.MrRecordInput(
         validated_on=today - timedelta(days=210), business_partner_id=supplier.id,
         notes="SAT Guatemala validation report seen."), by=lead)
-    recognition.add_mr_record(validation, recognition.MrRecordInput(
+    mr_records.add_mr_record(validation, mr_records.MrRecordInput(
         validated_on=today - timedelta(days=95), partner_name="Resinas Andinas S.A.S.", country="CO",
         program_id=programs["CO"], certificate_number="OEA-CO-2024-0588",
         notes="Resin supplier shipping through Cartagena; DIAN validation in the OEA renewal."), by=lead)

@@ -25,7 +25,7 @@ from portal.db import db_session
 from portal.errors import DomainError, StaleEdit
 from portal.pagination import excerpt, parse_page
 from portal.validations import board as dashboard_reads
-from portal.validations import queries, recognition, services
+from portal.validations import mr_records, queries, recognition, services
 from portal.validations.permissions import (
     TEMPLATE_PREDICATES,
     can_edit_planning,
@@ -164,7 +164,7 @@ def show(validation_id: int):
         "validations/show.html", validation=validation, account=validation.account,
         close_problems=close_out_problems(validation.status, statuses), response=response_state(statuses),
         now=clock.utcnow(), recognition=recognition.planning_recognition(validation) if is_staff(current_user)
-        else None, mr_standings=recognition.mr_record_standings(validation))
+        else None, mr_standings=mr_records.mr_record_standings(validation))
 
 
 @bp.route("/validations/<int:validation_id>/team", methods=["GET", "POST"])

@@ -1,5 +1,5 @@
-"""Mutual recognition pages of a validation (``portal.validations.recognition``): mark a site covered by
-the foreign program's validation or withdraw that, and the validation's MR records. CBP staff only;
+"""Mutual recognition pages of a validation (``portal.validations.recognition``, ``mr_records``): mark a site
+covered by the foreign program's validation or withdraw that, and the validation's MR records. CBP staff only;
 the team and supervisors change them. The company sees the MR records on the validation page."""
 
 from __future__ import annotations
@@ -17,6 +17,13 @@ from portal.errors import DomainError
 from portal.partners import queries as partner_queries
 from portal.partners.screening import long_date
 from portal.validations import queries, recognition
+from portal.validations.mr_records import (
+    MrRecordInput,
+    add_mr_record,
+    mr_record_choices,
+    mr_record_standings,
+    remove_mr_record,
+)
 from portal.validations.permissions import can_edit_mr_records, can_edit_planning
 from portal.validations.routes import bp, load_validation
 
@@ -94,20 +101,20 @@ def mr_records(validation_id: int):
     validation = load_validation(validation_id)
     ensure(can_edit_mr_records(current_user, validation))
     day = recognition.planning_date(validation)
-    choices = recognition.mr_record_choices(validation, day)
+    choices = mr_record_choices(validation, day)
     form = MrRecordForm()
     form.business_partner_id.choices = [("", "Not in the register"), *(
         (str(partner.id), f"{partner.name} ({partner.country})") for partner, _result in choices)]
     form.program_id.choices = [("", "- Select the program -"), *(
         (str(pid), label) for pid, label in partner_queries.program_choices(day))]
     if form.validate_on_submit():
-        data = recognition.MrRecordInput(
+        data = MrRecordInput(
             validated_on=form.validated_on.data, business_partner_id=_int_or_none(form.business_partner_id.data),
             partner_name=form.partner_name.data or "", country=form.country.data or "",
             program_id=_int_or_none(form.program_id.data), certificate_number=form.certificate_number.data or "",
             notes=form.notes.data or "")
         try:
-            record = recognition.add_mr_record(validation, data, by=current_user, on_date=day)
+            record = add_mr_record(validation, data, by=current_user, on_date=day)
         except DomainError as error:
             db_session.rollback()
             form.add_error(error.field, error.message)
@@ -116,7 +123,7 @@ def mr_records(validation_id: int):
             flash(f"MR record added: {record.partner_name}, validated {long_date(record.validated_on)}.", "success")
             return redirect(url_for("validations.mr_records", validation_id=validation.id))
     return render_template("validations/mr_records.html", validation=validation, account=validation.account,
-                           form=form, choices=choices, standings=recognition.mr_record_standings(validation, day),
+                           form=form, choices=choices, standings=mr_record_standings(validation, day),
                            today=day)
 
 
@@ -128,7 +135,7 @@ def delete_mr_record(validation_id: int, record_id: int):
     record = queries.get_mr_record_or_404(validation, record_id)
     ensure(can_edit_mr_records(current_user, validation))
     try:
-        recognition.remove_mr_record(record, by=current_user)
+        remove_mr_record(record, by=current_user)
     except DomainError as error:
         db_session.rollback()
         flash(error.message, "error")

@@ -459,7 +459,7 @@ def build_world(app: Any, cast: factories.Cast) -> World:
     from portal.reviews import services as review_services
     from portal.reviews.models import Review
     from portal.reviews.workflow import Recommendation
-    from portal.validations import calendar, findings, recognition, visits
+    from portal.validations import calendar, findings, mr_records, visits
     from portal.validations import services as validation_services
     from portal.validations.workflow import FindingKind, SiteMode
 
@@ -540,7 +540,7 @@ def build_world(app: Any, cast: factories.Cast) -> World:
         staged_other = partner_services.stage_import(account, "more-partners.csv", [], by=user("employee_a"))
         certification = mra.add_account_certification(account, mra.AccountCertificationInput(
             program_id=program.id, certificate_number="ZZ-123", expires_on=today + timedelta(days=365)), by=officer)
-        mr_record = recognition.add_mr_record(validation, recognition.MrRecordInput(
+        mr_record = mr_records.add_mr_record(validation, mr_records.MrRecordInput(
             validated_on=today - timedelta(days=30), partner_name="Bravo Trucking", country="MX",
             program_id=program.id, certificate_number="ZZ-MR-1"), by=reviewer)
 

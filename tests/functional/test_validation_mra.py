@@ -22,7 +22,7 @@ from portal.partners import mra
 from portal.partners import services as partner_services
 from portal.partners.enums import AssessmentResult, AssessmentType, CertificationKind, MraStatus, PartnerRole
 from portal.partners.models import AccountMraCertification, MraProgram
-from portal.validations import recognition, services, visits
+from portal.validations import mr_records, recognition, services, visits
 from portal.validations.models import Validation, ValidationMrRecord, ValidationSite, Visit
 from portal.validations.workflow import NoGoReason, SiteMode
 from tests.functional.test_validations import next_weekday, planned, user, visit_form, window
@@ -288,11 +288,11 @@ def register_partner(account_id: int, cast: Any, name: str, country: str, code: 
                                            by=user("officer_b", cast)).id
 
 
-def record_input(**changes: Any) -> recognition.MrRecordInput:
+def record_input(**changes: Any) -> mr_records.MrRecordInput:
     values: dict[str, Any] = {"validated_on": today() - timedelta(days=100), "partner_name": "Resinas Andinas S.A.S.",
                               "country": "CO", "program_id": program_id("CO"), "certificate_number": "OEA-CO-1"}
     values.update(changes)
-    return recognition.MrRecordInput(**values)
+    return mr_records.MrRecordInput(**values)
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
@@ -315,7 +315,7 @@ def test_mr_records_are_checked(app, cast, bravo, changes, field, message):
     with app.app_context():
         mra.seed_mra_programs()
         with pytest.raises(DomainError, match=message) as caught:
-            recognition.add_mr_record(_validation(), record_input(**changes), by=user("reviewer", cast))
+            mr_records.add_mr_record(_validation(), record_input(**changes), by=user("reviewer", cast))
         assert caught.value.field == field
         assert db_session.scalar(select(func.count()).select_from(ValidationMrRecord)) == 0
 
@@ -324,22 +324,22 @@ def test_an_mr_record_needs_the_mra_in_force_now_and_is_recorded_once(app, cast,
     with app.app_context():
         mra.seed_mra_programs()
         validation, lead = _validation(), user("reviewer", cast)
-        record = recognition.add_mr_record(validation, record_input(notes="DIAN report seen."), by=lead)
+        record = mr_records.add_mr_record(validation, record_input(notes="DIAN report seen."), by=lead)
         assert (record.partner_name, record.country, record.program.code, record.notes) == (
             "Resinas Andinas S.A.S.", "CO", "CO", "DIAN report seen.")
         with pytest.raises(DomainError, match="already recorded") as caught:
-            recognition.add_mr_record(validation, record_input(partner_name="Other"), by=lead)
+            mr_records.add_mr_record(validation, record_input(partner_name="Other"), by=lead)
         assert caught.value.field == "certificate_number"
         mra.record_status_change(db_session.get(MraProgram, program_id("CO")), MraStatus.SUSPENDED,
                                  today() - timedelta(days=10), by=user("admin", cast))
         with pytest.raises(DomainError, match="is not recognised on .*The MRA is suspended since"):
-            recognition.add_mr_record(validation, record_input(certificate_number="OEA-CO-2",
+            mr_records.add_mr_record(validation, record_input(certificate_number="OEA-CO-2",
                                                                validated_on=today() - timedelta(days=300)), by=lead)
-        [standing] = recognition.mr_record_standings(validation)
+        [standing] = mr_records.mr_record_standings(validation)
         assert not standing.recognised and "suspended" in standing.reason
         [event_] = [e for e in validation.events if e.kind == "mr_record_added"]
         assert "Resinas Andinas S.A.S. (Colombia)" in event_.note
-        recognition.remove_mr_record(record, by=lead)
+        mr_records.remove_mr_record(record, by=lead)
         assert validation.mr_records == [] and validation.events[-1].kind == "mr_record_removed"
 
 
@@ -351,16 +351,16 @@ def test_register_partners_with_a_recognised_certification_are_offered_and_fill_
         register_partner(account_id, cast, "Café Caducado S.A.", "GT", "GT", expires=today() - timedelta(days=1))
         register_partner(account_id, cast, "Sin Certificado S.A.", "MX", None)
         validation = _validation()
-        assert [p.name for p, _r in recognition.mr_record_choices(validation)] == ["Confecciones Maya S.A."]
-        record = recognition.add_mr_record(validation, recognition.MrRecordInput(
+        assert [p.name for p, _r in mr_records.mr_record_choices(validation)] == ["Confecciones Maya S.A."]
+        record = mr_records.add_mr_record(validation, mr_records.MrRecordInput(
             validated_on=today() - timedelta(days=40), business_partner_id=maya), by=user("reviewer", cast))
         assert (record.business_partner_id, record.partner_name, record.country, record.program.code,
                 record.certificate_number) == (maya, "Confecciones Maya S.A.", "GT", "GT", "GT-CON")
-        assert recognition.mr_record_choices(validation) == []          # recorded: no longer offered
+        assert mr_records.mr_record_choices(validation) == []          # recorded: no longer offered
         # Another company's partner is refused.
         alpha_partner = register_partner(cast.account_a.id, cast, "Alpha Supplier", "GT", "GT")
         with pytest.raises(DomainError, match="Choose a partner of this account's register"):
-            recognition.add_mr_record(validation, recognition.MrRecordInput(
+            mr_records.add_mr_record(validation, mr_records.MrRecordInput(
                 validated_on=today() - timedelta(days=40), business_partner_id=alpha_partner),
                 by=user("reviewer", cast))
 
@@ -453,7 +453,7 @@ def _records(app: Any, cast: Any, start: int, count: int) -> None:
         validation, lead = _validation(), user("reviewer", cast)
         for n in range(start, start + count):
             code = codes[n % len(codes)]
-            recognition.add_mr_record(validation, record_input(
+            mr_records.add_mr_record(validation, record_input(
                 partner_name=f"Partner {n}", country=code, program_id=program_id(code),
                 certificate_number=f"C-{n}"), by=lead)
         db_session.commit()

@@ -128,11 +128,11 @@ def _mr_record(validation_id: int, cast: Any) -> Any:
 
     from portal.partners import mra
     from portal.partners.models import MraProgram
-    from portal.validations import recognition
+    from portal.validations import mr_records
     from portal.validations.models import Validation
 
     mra.seed_mra_programs()
-    return recognition.add_mr_record(db_session.get(Validation, validation_id), recognition.MrRecordInput(
+    return mr_records.add_mr_record(db_session.get(Validation, validation_id), mr_records.MrRecordInput(
         validated_on=date.today() - timedelta(days=30), partner_name="Resinas Andinas", country="CO",
         program_id=db_session.scalar(select(MraProgram.id).where(MraProgram.code == "CO")),
         certificate_number="OEA-CO-1"), by=user("reviewer", cast))
