@@ -337,7 +337,7 @@ def import_apply(profile_id: int, import_id: int):
                                       overwrite=set(form.overwrite.data or ()), by=current_user)
     except StaleEdit as error:
         db_session.rollback()
-        flash(f"{error.message} Nothing was imported; check the updated preview.", "error")
+        flash(f"Nothing was imported. {error.message}", "error")
         return redirect(url_for("exports.import_preview", profile_id=profile.id, import_id=import_id))
     except services.PreviewOutdated as error:
         db_session.rollback()

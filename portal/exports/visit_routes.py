@@ -54,7 +54,7 @@ def _render_page(validation: Validation, profile: SecurityProfile, form: VisitWo
     return render_template(
         "exports/verification.html", validation=validation, account=validation.account, form=form,
         problems=problems or [], criteria=criteria, checks=checks, counts=counts,
-        unrecorded=sum(1 for c in criteria if c.id not in checks),
+        unrecorded=sum(1 for c in criteria if c.id not in checks or checks[c.id].verified is None),
         can_import=permissions.can_import_verification(current_user, validation),
         max_mb=MAX_IMPORT_BYTES // (1024 * 1024), notes_max=NOTES_MAX,
     )
@@ -161,7 +161,7 @@ def verification_apply(validation_id: int, import_id: int):
                                                   overwrite=set(form.overwrite.data or ()), by=current_user)
     except (StaleEdit, PreviewOutdated) as error:
         db_session.rollback()
-        flash(f"{error.message} Nothing was imported; check the updated preview.", "error")
+        flash(f"Nothing was imported. {error.message}", "error")
         return redirect(preview_url)
     except DomainError as error:
         db_session.rollback()

@@ -81,29 +81,31 @@ def test_each_list_shows_its_25_most_urgent_and_opens_in_pages(app, client, logi
         review_ids = bulk_reviews(130, cast.users["officer_a"].id, start=datetime(2026, 1, 1, tzinfo=UTC),
                                   certified_on=date.today() - timedelta(days=300), name=lambda i: f"Due {i:03d} LLC")
         account_ids = [db_session.get(Review, review_id).profile.account_id for review_id in review_ids]
-        for n, account_id in enumerate(account_ids):  # due in 40 to 169 days... the first 51 within 90
+        for n, account_id in enumerate(account_ids):  # all due in 40 to 83 days: the "within 90 days" list
             db_session.execute(update(TradeAccount).where(TradeAccount.id == account_id).values(
-                status=AccountStatus.CERTIFIED, next_validation_due=date.today() + timedelta(days=40 + n)))
+                status=AccountStatus.CERTIFIED, next_validation_due=date.today() + timedelta(days=40 + n // 3)))
         db_session.commit()
     login(cast.email("reviewer"))
 
-    def shown(url: str) -> list[str]:
+    def page(url: str) -> tuple[list[str], str]:
         response = client.get(url)
         assert response.status_code == 200
         html = response.get_data(as_text=True)
         part = html[html.index('id="due-90"'):html.index('id="annual-heading"')]
-        return list(dict.fromkeys(re.findall(r"Due \d{3} LLC", part)))  # each row names it twice
+        return list(dict.fromkeys(re.findall(r"Due \d{3} LLC", part))), part  # each row names it twice
 
-    dashboard = shown("/validations")
-    assert dashboard == [f"Due {n:03d} LLC" for n in range(25)]          # the soonest due first
-    html = client.get("/validations").get_data(as_text=True)
-    assert "The 25 most urgent of 51 are shown." in html and 'href="/validations?list=90#due-90">Show all 51' in html
-    opened = shown("/validations?list=90")
-    assert len(opened) == 51 and opened[0] == "Due 000 LLC"
-    assert "Showing 1 to 51 of 51." in client.get("/validations?list=90").get_data(as_text=True)
+    names, part = page("/validations")
+    assert names == [f"Due {n:03d} LLC" for n in range(25)]                  # the soonest due first
+    assert "The 25 most urgent of 130 are shown." in part and 'href="/validations?list=90#due-90">Show all 130' in part
+    names, part = page("/validations?list=90")
+    assert names == [f"Due {n:03d} LLC" for n in range(100)] and "Showing 1 to 100 of 130." in part
+    # The page links come back to the list, not to the top of the dashboard.
+    assert re.search(r'href="/validations\?[^"]*page=2[^"]*#due-90"', part)
+    names, part = page("/validations?list=90&page=2")
+    assert names == [f"Due {n:03d} LLC" for n in range(100, 130)] and "Showing 101 to 130 of 130." in part
     # Pages beyond the end and unknown lists fall back instead of failing.
-    assert len(shown("/validations?list=90&page=9")) == 51
-    assert len(shown("/validations?list=nonsense&page=abc")) == 25
+    assert page("/validations?list=90&page=9")[0] == names
+    assert len(page("/validations?list=nonsense&page=abc")[0]) == 25
 
 
 def test_the_partner_dashboard_reads_the_profiles_of_all_accounts_in_one_query(app, client, login, cast):

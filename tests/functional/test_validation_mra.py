@@ -494,3 +494,17 @@ def test_the_demo_covers_a_mexican_plant_and_records_two_mr_records(app):
         assert [offer.address.name for offer in planning.offers] == ["Planta Matamoros"]
         assert {visit.site.address.name for visit in validation.visits} == {"McAllen cross-dock"}
         assert db_session.scalar(select(User.id).where(User.email == "officer@ensambles-golfo.example"))
+
+
+def test_a_no_go_site_is_not_offered_as_on_site(app, client, login, cast, bravo):
+    """A site in the plan as a no-go zone (here for the security situation) says so in the recognition
+    box, not the visit mode it was added with."""
+    with app.app_context():
+        certify_abroad(bravo["account"], cast)
+        site = _site(bravo["mx_site"])
+        site.no_go, site.no_go_reason = True, NoGoReason.SECURITY
+        db_session.commit()
+    login(cast.email("reviewer"))
+    page = _page(client, f"/validations/{bravo['validation']}/sites")
+    assert "(in the plan: no-go zone, security situation)" in page
+    assert "(in the plan: on site)" not in page.split("Monterrey", 1)[1].split("<br>", 1)[0]

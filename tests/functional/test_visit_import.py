@@ -477,3 +477,22 @@ def test_no_import_once_the_report_went_to_the_supervisor(app, client, login, ca
     page = client.get(f"/validations/{validation_id}/verification").get_data(as_text=True)
     assert "can no longer be imported" in page
     assert stored(app, validation_id) == {}
+
+
+def test_the_summary_counts_a_check_with_notes_only_as_not_recorded(app, client, login, cast):
+    """The table shows a check with notes but no Y / Partial / N as "Not recorded"; the summary above
+    it counts it there too, so the summary adds up to the rows of the table."""
+    validation_id = setup_validation(app, cast)
+    with app.app_context():
+        validation = db_session.get(Validation, validation_id)
+        lead = db_session.get(User, cast.users["reviewer"].id)
+        save_checks(validation, [CheckInput("1.1", Verified.YES, ""), CheckInput("1.2", None, "Asked for the log")],
+                    by=lead)
+        db_session.commit()
+    login(cast.email("reviewer"))
+    html = client.get(f"/validations/{validation_id}/verification").get_data(as_text=True)
+    summary = html[html.index('aria-label="Summary of the verification"'):]
+    summary = summary[:summary.index("</ul>")]
+    counted = sum(int(n) for n in re.findall(r":\s*(\d+)</li>", summary))
+    rows = html.count("<tr", html.index('id="verification"')) - 1  # less the header row
+    assert counted == rows and rows > 2
