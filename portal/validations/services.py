@@ -201,8 +201,8 @@ def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: Us
     A no-go zone for the reason "validated under an MRA" is marked through
     ``recognition.mark_covered``, which requires a recognised foreign certification of the account.
 
-    :raise DomainError: for an address of another company, a site chosen twice, or a no-go zone
-        without a reason.
+    :raise DomainError: for an address of another company, a site chosen twice, a no-go zone without
+        a reason, or a reason or note given without ticking the no-go zone.
     """
     open_validation(validation)
     if no_go and no_go_reason == NoGoReason.MRA_VALIDATED:
@@ -214,6 +214,10 @@ def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: Us
     if any(site.address_id == address.id for site in validation.sites):
         raise DomainError("This site is already part of the validation.", field="address_id")
     no_go_note = no_go_note.strip()
+    if not no_go and (no_go_reason is not None or no_go_note):
+        # A reason without the box ticked is a half-made choice: say so rather than drop it silently.
+        raise DomainError("Tick \"No-go zone\" for a site that is not visited, or clear the reason and note.",
+                          field="no_go")
     if no_go:
         if no_go_reason is None:
             raise DomainError("Give the reason the site is a no-go zone.", field="no_go_reason")

@@ -174,6 +174,12 @@ def test_sites_come_from_the_companys_own_facilities_and_no_go_zones_need_a_reas
                          kind=AddressKind.FOREIGN_SITE)
         with pytest.raises(DomainError, match="reason"):
             services.add_site(validation, third, SiteMode.ONSITE, by=lead, no_go=True)
+        # A reason or a note without the box ticked is refused, not dropped.
+        for extra in ({"no_go_reason": NoGoReason.SECURITY}, {"no_go_note": "Cartel activity"}):
+            with pytest.raises(DomainError, match="Tick") as refused:
+                services.add_site(validation, third, SiteMode.ONSITE, by=lead, **extra)
+            assert refused.value.field == "no_go"
+        assert len(validation.sites) == 2
         site = services.add_site(validation, third, SiteMode.ONSITE, by=lead, no_go=True,
                                  no_go_reason=NoGoReason.BUDGET)
         with pytest.raises(DomainError, match="no-go zone"):
