@@ -8,7 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 from flask import abort
-from sqlalchemy import String, bindparam, cast, literal, null, select, text, union_all
+from sqlalchemy import String, bindparam, case, cast, func, literal, null, select, text, union_all
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.action_plans.models import ActionPlan
@@ -99,44 +100,76 @@ def _text(column: Any) -> Any:
     return cast(column, String)
 
 
-@lru_cache(maxsize=1)
-def _fingerprint_statement() -> Any:
-    """Built once: constructing a four-part UNION costs more than running it."""
-    ids = bindparam("criterion_ids", expanding=True)
+def _encoded(column: Any) -> Any:
+    """A value as text that cannot run into its neighbours once concatenated: its length, a colon and
+    the value, or "~" for NULL. The rows of a fingerprint can then be joined without a separator and
+    two different sets of rows never give the same string."""
+    value = _text(column)
+    return case((value.is_(None), literal("~")), else_=_text(func.length(value)) + literal(":") + value)
+
+
+@lru_cache(maxsize=4)
+def _profile_statement_with_fingerprint(dialect: str) -> Any:
+    """The profile (with account and company), and in the same statement the fingerprint of one category
+    of it: one round trip where two cost a quarter of the page's throughput on PostgreSQL (docs/
+    PERFORMANCE.md §5.12). Built once per dialect: constructing it costs more than running it.
+
+    The fingerprint is every answer, evidence link, library document and action plan the category
+    shows, as the values their rendering depends on: an answer's and a plan's optimistic-locking
+    version (every change of their text, status or dates moves it on), the names of the users shown
+    beside them, and the document fields shown in lists and choices. Rows added or removed change it
+    too. The category's criteria are those whose ID starts with its number (the catalog loader
+    enforces "category.number"); the rows of criteria that do not apply to the business type only
+    make the key more specific.
+    """
     profile_id = bindparam("profile_id")
+    prefix = bindparam("criterion_prefix", type_=String)
     editor = User.__table__.alias("editor")
     owner = User.__table__.alias("owner")
     blank = cast(null(), String)
-    answers = (select(literal("a"), Answer.criterion_id, _text(Answer.version), editor.c.full_name, blank, blank)
+    company_id = (select(TradeAccount.company_id).join(SecurityProfile, SecurityProfile.account_id == TradeAccount.id)
+                  .where(SecurityProfile.id == profile_id).scalar_subquery())
+    # Named columns: the union's columns are read by name below, and two unnamed NULLs would share one.
+    answers = (select(literal("a").label("c1"), Answer.criterion_id.label("c2"), _text(Answer.version).label("c3"),
+                      editor.c.full_name.label("c4"), blank.label("c5"), blank.label("c6"))
                .outerjoin(editor, editor.c.id == Answer.updated_by_id)
-               .where(Answer.profile_id == profile_id, Answer.criterion_id.in_(ids)))
+               .where(Answer.profile_id == profile_id, Answer.criterion_id.like(prefix)))
     links = (select(literal("l"), EvidenceLink.criterion_id, _text(EvidenceLink.id), _text(EvidenceLink.evidence_id),
                     blank, blank)
-             .where(EvidenceLink.profile_id == profile_id, EvidenceLink.criterion_id.in_(ids)))
+             .where(EvidenceLink.profile_id == profile_id, EvidenceLink.criterion_id.like(prefix)))
     # Linked documents belong to the company's library, so the library rows cover their fields.
     library = (select(literal("f"), _text(EvidenceFile.id), EvidenceFile.original_name, EvidenceFile.title,
                       _text(EvidenceFile.size), _text(EvidenceFile.effective_date))
-               .where(EvidenceFile.company_id == bindparam("company_id")))
+               .where(EvidenceFile.company_id == company_id))
     plans = (select(literal("p"), ActionPlan.criterion_id, _text(ActionPlan.id), _text(ActionPlan.version),
                     owner.c.full_name, blank)
              .outerjoin(owner, owner.c.id == ActionPlan.owner_user_id)
-             .where(ActionPlan.profile_id == profile_id, ActionPlan.criterion_id.in_(ids)))
-    return union_all(answers, links, library, plans).order_by(text("1"), text("2"), text("3"))
+             .where(ActionPlan.profile_id == profile_id, ActionPlan.criterion_id.like(prefix)))
+    rows = union_all(answers, links, library, plans).subquery("fingerprint_rows")
+    row = _encoded(rows.c.c1)
+    for name in ("c2", "c3", "c4", "c5", "c6"):
+        row = row + _encoded(rows.c[name])
+    if dialect == "postgresql":
+        fingerprint = select(func.string_agg(row, aggregate_order_by(literal(""), row))).select_from(rows)
+    else:  # group_concat keeps the order of the rows it reads
+        ordered = select(row.label("row")).select_from(rows).order_by(text("1")).subquery("ordered_rows")
+        fingerprint = select(func.group_concat(ordered.c.row, literal("")))
+    return (select(SecurityProfile, fingerprint.scalar_subquery().label("fingerprint"))
+            .where(SecurityProfile.id == profile_id)
+            .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)))
 
 
-def category_fingerprint(profile: SecurityProfile, criteria: tuple[Criterion, ...]) -> tuple[tuple[Any, ...], ...]:
-    """The rows behind everything the category page shows per criterion, in one statement.
-
-    Each answer, evidence link, library document and action plan gives one row of the values its
-    rendering depends on: an answer's and a plan's optimistic-locking version (every change of their
-    text, status or dates moves it on), the names of the users shown beside them, and the document
-    fields shown in lists and choices. Rows added or removed change the tuple too. Used as a fragment
-    cache key (portal/fragment_cache.py), so it must cover every value the fragment renders.
+def get_profile_with_fingerprint_or_404(profile_id: int, category_number: int) -> tuple[SecurityProfile, str]:
+    """The profile and the fingerprint of its category ``category_number`` (see
+    ``_profile_statement_with_fingerprint``), read in one statement; the fingerprint is a fragment
+    cache key (portal/fragment_cache.py), so it must cover every value the category's criteria render.
     """
-    rows = db_session.execute(_fingerprint_statement(), {
-        "profile_id": profile.id, "company_id": profile.account.company_id,
-        "criterion_ids": [c.id for c in criteria]})
-    return tuple(tuple(row) for row in rows)
+    statement = _profile_statement_with_fingerprint(db_session.get_bind().dialect.name)
+    found = db_session.execute(statement, {"profile_id": profile_id,
+                                           "criterion_prefix": f"{int(category_number)}.%"}).one_or_none()
+    if found is None:
+        abort(404)
+    return found[0], found[1] or ""
 
 
 def versions_of(profile: SecurityProfile) -> list[ProfileVersion]:

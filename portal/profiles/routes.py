@@ -76,7 +76,9 @@ def dashboard(profile_id: int):
 @login_required
 def category(profile_id: int, number: int):
     """Answer every criterion of one category; "save and continue" moves to the next category."""
-    profile = _load(profile_id)
+    # The profile with the fingerprint of the category's rows (the criteria's cache key) in one statement.
+    profile, fingerprint = queries.get_profile_with_fingerprint_or_404(profile_id, number)
+    ensure(can_view_profile(current_user, profile), not_found=True)
     catalog = services.catalog_of(profile)
     category_ = queries.get_category_or_404(catalog, profile, number)
     can_edit = can_edit_profile(current_user, profile)
@@ -122,7 +124,7 @@ def category(profile_id: int, number: int):
                     return redirect(url_for("submissions.submit", profile_id=profile.id))
                 return redirect(here)
             page = queries.category_page(profile, category_)
-    criteria_html = _criteria_html(profile, category_, page, form, can_edit, conflicts, here)
+    criteria_html = _criteria_html(profile, category_, page, form, can_edit, conflicts, here, fingerprint)
     return render_template(
         "profiles/category.html", profile=profile, account=profile.account, catalog=catalog, category=category_,
         form=form, can_edit=can_edit, previous_number=previous_number, next_number=next_number,
@@ -131,15 +133,14 @@ def category(profile_id: int, number: int):
 
 
 def _criteria_html(profile: Any, category_: Any, page: queries.CategoryPage | None, form: Any, can_edit: bool,
-                   conflicts: dict[str, dict[str, Any]], here: str) -> Markup:
+                   conflicts: dict[str, dict[str, Any]], here: str, fingerprint: str) -> Markup:
     """The criteria of the page. A page that shows only stored data (a GET) comes from the fragment
-    cache, keyed by the rows it shows; a form sent back with the user's input is rendered afresh."""
+    cache, keyed by the rows it shows (``fingerprint``, read with the profile); a form sent back with
+    the user's input is rendered afresh."""
     key = None
     if form is None:
-        criteria = queries.criteria_of(profile, category_)
         # The day is part of the key: action plans past their target date show as overdue.
-        key = ("profiles.category", here, profile.catalog_id, can_edit, clock.today(),
-               queries.category_fingerprint(profile, criteria))
+        key = ("profiles.category", here, profile.catalog_id, can_edit, clock.today(), fingerprint)
 
     def render(csrf_token: Any) -> str:
         loaded = page if page is not None else queries.category_page(profile, category_)
