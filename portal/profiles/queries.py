@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import abort
-from sqlalchemy import String, bindparam, case, cast, func, literal, null, select, text, union_all
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, select, text, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -118,12 +118,22 @@ def _profile_statement_with_fingerprint(dialect: str) -> Any:
     shows, as the values their rendering depends on: an answer's and a plan's optimistic-locking
     version (every change of their text, status or dates moves it on), the names of the users shown
     beside them, and the document fields shown in lists and choices. Rows added or removed change it
-    too. The category's criteria are those whose ID starts with its number (the catalog loader
-    enforces "category.number"); the rows of criteria that do not apply to the business type only
-    make the key more specific.
+    too. The category's criteria are those whose ID starts with its number and a dot (the catalog
+    loader enforces "category.number"); the rows of criteria that do not apply to the business type
+    only make the key more specific.
     """
     profile_id = bindparam("profile_id")
-    prefix = bindparam("criterion_prefix", type_=String)
+    # The category's criterion IDs lie between "N." and "N/" ("/" follows "." in byte order): a range of
+    # the (profile, criterion) indexes on SQLite, where LIKE read every row of the profile (0.3 ms). On
+    # PostgreSQL the comparison is made in the "C" collation: a locale's collation may ignore
+    # punctuation and put "1.5" after "1/", which would leave a row out of the key.
+    first, after = bindparam("criterion_from", type_=String), bindparam("criterion_to", type_=String)
+
+    def in_category(column: Any) -> Any:
+        if dialect == "postgresql":
+            column = column.collate("C")
+        return and_(column >= first, column < after)
+
     editor = User.__table__.alias("editor")
     owner = User.__table__.alias("owner")
     blank = cast(null(), String)
@@ -133,10 +143,10 @@ def _profile_statement_with_fingerprint(dialect: str) -> Any:
     answers = (select(literal("a").label("c1"), Answer.criterion_id.label("c2"), _text(Answer.version).label("c3"),
                       editor.c.full_name.label("c4"), blank.label("c5"), blank.label("c6"))
                .outerjoin(editor, editor.c.id == Answer.updated_by_id)
-               .where(Answer.profile_id == profile_id, Answer.criterion_id.like(prefix)))
+               .where(Answer.profile_id == profile_id, in_category(Answer.criterion_id)))
     links = (select(literal("l"), EvidenceLink.criterion_id, _text(EvidenceLink.id), _text(EvidenceLink.evidence_id),
                     blank, blank)
-             .where(EvidenceLink.profile_id == profile_id, EvidenceLink.criterion_id.like(prefix)))
+             .where(EvidenceLink.profile_id == profile_id, in_category(EvidenceLink.criterion_id)))
     # Linked documents belong to the company's library, so the library rows cover their fields.
     library = (select(literal("f"), _text(EvidenceFile.id), EvidenceFile.original_name, EvidenceFile.title,
                       _text(EvidenceFile.size), _text(EvidenceFile.effective_date))
@@ -144,7 +154,7 @@ def _profile_statement_with_fingerprint(dialect: str) -> Any:
     plans = (select(literal("p"), ActionPlan.criterion_id, _text(ActionPlan.id), _text(ActionPlan.version),
                     owner.c.full_name, blank)
              .outerjoin(owner, owner.c.id == ActionPlan.owner_user_id)
-             .where(ActionPlan.profile_id == profile_id, ActionPlan.criterion_id.like(prefix)))
+             .where(ActionPlan.profile_id == profile_id, in_category(ActionPlan.criterion_id)))
     rows = union_all(answers, links, library, plans).subquery("fingerprint_rows")
     row = _encoded(rows.c.c1)
     for name in ("c2", "c3", "c4", "c5", "c6"):
@@ -165,8 +175,8 @@ def get_profile_with_fingerprint_or_404(profile_id: int, category_number: int) -
     cache key (portal/fragment_cache.py), so it must cover every value the category's criteria render.
     """
     statement = _profile_statement_with_fingerprint(db_session.get_bind().dialect.name)
-    found = db_session.execute(statement, {"profile_id": profile_id,
-                                           "criterion_prefix": f"{int(category_number)}.%"}).one_or_none()
+    found = db_session.execute(statement, {"profile_id": profile_id, "criterion_from": f"{int(category_number)}.",
+                                           "criterion_to": f"{int(category_number)}/"}).one_or_none()
     if found is None:
         abort(404)
     return found[0], found[1] or ""

@@ -16,6 +16,7 @@ from portal import clock
 from portal.action_plans.models import ActionPlan
 from portal.auth.models import Membership, User
 from portal.auth.roles import CompanyRole
+from portal.catalog import get_catalog
 from portal.db import db_session
 from portal.fragment_cache import FragmentCache, fragment_cache
 from portal.profiles.models import Answer, EvidenceFile, EvidenceLink, SecurityProfile
@@ -303,3 +304,40 @@ def test_no_key_or_no_room_renders_every_time(app):
         html = on.render(None, _renderer(calls))
     assert len(calls) == 4 and len(off) == 0 and len(on) == 0
     assert on.csrf_placeholder not in html and 'value=""' not in html
+
+
+def _decode(fingerprint: str) -> list[str | None]:
+    """The fields of a fingerprint: "~" for NULL, else the length, a colon and the value."""
+    fields: list[str | None] = []
+    i = 0
+    while i < len(fingerprint):
+        if fingerprint[i] == "~":
+            fields.append(None)
+            i += 1
+            continue
+        colon = fingerprint.index(":", i)
+        length = int(fingerprint[i:colon])
+        fields.append(fingerprint[colon + 1:colon + 1 + length])
+        i = colon + 1 + length
+    return fields
+
+
+def test_the_fingerprint_of_a_category_holds_its_own_criteria_only(app, cast):
+    """Criterion IDs are "category.number": category 1's fingerprint reads 1.x and never 10.x or 11.x,
+    and each category's rows are all in its own (on PostgreSQL whatever the database's collation)."""
+    from portal.profiles.queries import get_profile_with_fingerprint_or_404
+
+    with app.app_context():
+        profile = _profile(cast)
+        catalog = get_catalog(profile.catalog_id)
+        for category in (1, 10, 11):
+            for criterion in catalog.criteria_in(category, profile.account.business_type):
+                factories.answer(profile, criterion.id)
+        db_session.commit()
+        fingerprints = {n: get_profile_with_fingerprint_or_404(profile.id, n)[1] for n in (1, 10, 11)}
+        for n, fingerprint in fingerprints.items():
+            fields = _decode(fingerprint)
+            rows = [fields[i:i + 6] for i in range(0, len(fields), 6)]
+            ids = {row[1] for row in rows if row[0] == "a"}
+            expected = {c.id for c in catalog.criteria_in(n, profile.account.business_type)}
+            assert ids == expected and expected, (n, ids, expected)
