@@ -157,13 +157,3 @@ def decision_summary(months: int = 12, *, now: datetime | None = None) -> Decisi
     return DecisionSummary(months=per_month,
                            certification=CertificationTime(average_days=average, certifications=certifications,
                                                            since=calendar[0]))
-
-
-def decisions_per_month(months: int = 12, *, now: datetime | None = None) -> list[MonthDecisions]:
-    """Decided reviews per calendar month (UTC) and outcome (``decision_summary``)."""
-    return decision_summary(months, now=now).months
-
-
-def average_days_to_certification(months: int = 12, *, now: datetime | None = None) -> CertificationTime:
-    """Mean days from submission to certification over the last ``months`` months (``decision_summary``)."""
-    return decision_summary(months, now=now).certification

@@ -618,9 +618,9 @@ def test_average_days_on_the_database(db, cast, ids):
     set_review(decided[1], outcome=Recommendation.CERTIFY, decided_at=datetime(2024, 1, 21, 6, tzinfo=UTC),
                submitted_at=datetime(2024, 1, 1, tzinfo=UTC))
     rebuild_decision_months()
-    result = dashboards.average_days_to_certification(now=datetime(2024, 6, 1, tzinfo=UTC))  # (10.5 + 20.25) / 2
+    result = dashboards.decision_summary(now=datetime(2024, 6, 1, tzinfo=UTC)).certification  # (10.5+20.25)/2
     assert result.certifications == 2 and result.average_days == 15.4
-    later = dashboards.average_days_to_certification(now=datetime(2025, 2, 1, tzinfo=UTC))    # window from Mar 2024
+    later = dashboards.decision_summary(now=datetime(2025, 2, 1, tzinfo=UTC)).certification  # from Mar 2024
     assert later.certifications == 0 and later.average_days is None and later.since == date(2024, 3, 1)
 
 
@@ -631,7 +631,7 @@ def test_decisions_per_month_fills_empty_months(db, cast, ids):
     set_review(decided[1], outcome=Recommendation.DENY, decided_at=datetime(2024, 4, 30, 23, 30, tzinfo=UTC))
     set_review(decided[2], outcome=Recommendation.RETURN, decided_at=datetime(2024, 3, 31, 23, 59, tzinfo=UTC))
     rebuild_decision_months()
-    months = dashboards.decisions_per_month(now=moment)
+    months = dashboards.decision_summary(now=moment).months
     assert [m.key for m in months][0] == "2024-04" and months[-1].key == "2025-03" and len(months) == 12
     assert months[0].counts[Recommendation.DENY] == 1 and months[0].total == 1
     assert months[-1].counts == {Recommendation.CERTIFY: 1, Recommendation.RETURN: 0, Recommendation.DENY: 0}
