@@ -358,7 +358,7 @@ def test_problems_are_listed_by_sheet_row_and_column(app, client, login, cast):
     login(cast.email("officer_a"))
     bad = edit(download(client, profile_id), {"1.2": {"Status": "Done"}, "1.3": {"Justification": "j" * 2_001}})
     html = upload(client, profile_id, bad).get_data(as_text=True)
-    cells = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>", html)
+    cells = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td[ >]", html)
     assert cells == [("Questionnaire", "3", "F (Status)"), ("Questionnaire", "4", "H (Not-applicable justification)")]
 
 

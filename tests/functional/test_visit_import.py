@@ -416,7 +416,7 @@ def test_problems_are_listed_by_sheet_row_and_column(app, client, login, cast):
     bad = fill(download(client, validation_id), {"1.2": {"Verified": "yes please"},
                                                  "1.3": {"Notes": "x" * (NOTES_MAX + 5)}})
     html = upload(client, validation_id, bad).get_data(as_text=True)
-    cells = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>", html)
+    cells = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td[ >]", html)
     assert cells == [("Criteria", "3", "N (Verified on site)"), ("Criteria", "4", "O (Visit notes)")]
 
 
