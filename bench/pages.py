@@ -74,7 +74,8 @@ def pages_for(subjects: Subjects, has_partner_register: bool) -> list[Page]:
 class Site:
     """One program size: its app, engine, signed-in clients and statement counter."""
 
-    def __init__(self, accounts: int, url: str, subjects: Subjects) -> None:
+    def __init__(self, accounts: int, url: str, subjects: Subjects,
+                 users: tuple[str, ...] = ("officer", "reviewer", "supervisor")) -> None:
         from portal import create_app
         from portal.config import Config
 
@@ -97,9 +98,9 @@ class Site:
         self.has_partner_register = "partners.register" in {r.endpoint for r in self.app.url_map.iter_rules()} \
             or any(r.rule == "/accounts/<int:account_id>/partners" for r in self.app.url_map.iter_rules())
         self.bind()
-        self.clients = {"officer": self._login(subjects.officer_email),
-                        "reviewer": self._login(subjects.reviewer_email),
-                        "supervisor": self._login(subjects.supervisor_email)}
+        emails = {"officer": subjects.officer_email, "reviewer": subjects.reviewer_email,
+                  "supervisor": subjects.supervisor_email}
+        self.clients = {user: self._login(emails[user]) for user in users}
 
     def bind(self) -> None:
         """Point the process-wide session at this size's database (the sizes take turns)."""

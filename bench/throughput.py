@@ -207,6 +207,7 @@ end
 function init(args)
   bad = 0
   n = 0
+  cookie = "%(cookie)s"
   if #criteria > 0 then
     criterion = criteria[(id - 1) %% #criteria + 1]
     version = versions[(id - 1) %% #criteria + 1]
@@ -214,16 +215,23 @@ function init(args)
 end
 function request()
   if #criteria == 0 then
-    return wrk.format("GET", "%(path)s", {["Cookie"] = "%(cookie)s"})
+    return wrk.format("GET", "%(path)s", {["Cookie"] = cookie})
   end
   n = n + 1
   local body = "status=implemented&justification=&narrative=Saved+by+the+benchmark+" .. id .. "+" .. n
     .. "&version=" .. version
   return wrk.format("POST", string.gsub("%(path)s", "{criterion}", criterion), {
-    ["Cookie"] = "%(cookie)s", ["X-CSRFToken"] = "%(csrf)s", ["Accept"] = "application/json",
+    ["Cookie"] = cookie, ["X-CSRFToken"] = "%(csrf)s", ["Accept"] = "application/json",
     ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end
 function response(status, headers, body)
+  -- As a browser does: the portal sends the session cookie again when it records a new last activity
+  -- (once a minute), and the requests after it carry the new one.
+  local set_cookie = headers["Set-Cookie"]
+  if set_cookie then
+    local session = string.match(set_cookie, "ctpat_session=[^;]+")
+    if session then cookie = session end
+  end
   if status ~= 200 then
     bad = bad + 1
     if bad <= 3 then io.write(string.format("status %%d: %%s\n", status, string.sub(body, 1, 300))) end
@@ -235,6 +243,7 @@ end
 function done(summary, latency, requests)
   local errors = 0
   for _, t in ipairs(threads) do errors = errors + t:get("bad") end
+  io.write(string.format("COOKIE %%s\n", threads[1]:get("cookie")))
   io.write(string.format("RESULT %%d %%d %%d %%d %%d\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), errors + summary.errors.status + summary.errors.connect
     + summary.errors.read + summary.errors.write + summary.errors.timeout))
@@ -259,6 +268,9 @@ def run_wrk(port: int, scenario: Scenario, connections: int, seconds: float) -> 
     if not found:
         raise SystemExit(f"Unexpected wrk output:\n{out}")
     requests, micros, p50, p99, errors = (int(g) for g in found.groups())
+    kept = re.search(r"^COOKIE (\S+)$", out, re.MULTILINE)
+    if kept and scenario.cookie:
+        scenario.cookie = kept.group(1)  # the next run starts from the cookie the last one ended with
     if errors:
         print(out, file=sys.stderr)
     return Result(requests, micros / 1e6, p50 / 1000, p99 / 1000, errors, "wrk")
@@ -269,6 +281,8 @@ def run_python(port: int, scenario: Scenario, connections: int, seconds: float) 
     per connection."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
+    # Shared by the connections, as by a browser's tabs: updated when the portal sends it again.
+    cookie = [scenario.cookie]
     stop_at = time.perf_counter() + seconds
 
     def worker(index: int) -> None:
@@ -282,10 +296,10 @@ def run_python(port: int, scenario: Scenario, connections: int, seconds: float) 
                 body = urlencode({"status": "implemented", "justification": "", "version": version,
                                   "narrative": f"Saved by the benchmark {index} {n}"}).encode()
                 args: tuple[Any, ...] = ("POST", scenario.path.replace("{criterion}", criterion), body, {
-                    "Cookie": scenario.cookie, "X-CSRFToken": scenario.csrf, "Accept": "application/json",
+                    "Cookie": cookie[0], "X-CSRFToken": scenario.csrf, "Accept": "application/json",
                     "Content-Type": "application/x-www-form-urlencoded"})
             else:
-                args = ("GET", scenario.path, None, {"Cookie": scenario.cookie})
+                args = ("GET", scenario.path, None, {"Cookie": cookie[0]})
             started = time.perf_counter()
             try:
                 conn.request(*args)
@@ -298,6 +312,7 @@ def run_python(port: int, scenario: Scenario, connections: int, seconds: float) 
                 errors[index] += 1
                 continue
             latencies[index].append(time.perf_counter() - started)
+            cookie[0] = _cookie({"set-cookie": response.getheader("Set-Cookie", "")}, cookie[0])
             if response.status != 200:
                 errors[index] += 1
             elif scenario.is_post:
@@ -312,6 +327,7 @@ def run_python(port: int, scenario: Scenario, connections: int, seconds: float) 
     for thread in workers:
         thread.join()
     elapsed = time.perf_counter() - started
+    scenario.cookie = cookie[0]
     merged = sorted(t for per in latencies for t in per)
     if not merged:
         raise SystemExit(f"No request of {scenario.name} completed.")

@@ -81,8 +81,9 @@ def end_read_only_transaction() -> None:
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
     # One engine per app: the transaction's connection is the session's only one.
-    if wrote(session.connection()):
-        return
+    connection = session.connection()
+    if wrote(connection) or db_connections.outside_transaction(connection):
+        return  # written: the view's to commit; PostgreSQL reads in autocommit: nothing to end
     session.commit()
 
 

@@ -61,6 +61,15 @@ def wrote(conn: Any) -> bool:
     return bool(conn.info.get(_WROTE))
 
 
+def outside_transaction(conn: Any) -> bool:
+    """Whether ``conn`` is a PostgreSQL connection reading in autocommit with no transaction open (a GET
+    that only read): there is nothing to commit, and returning it to the pool ends nothing either."""
+    if conn.dialect.name != "postgresql":
+        return False
+    dbapi_connection = conn.connection.dbapi_connection
+    return bool(dbapi_connection.autocommit) and dbapi_connection.info.transaction_status == 0
+
+
 def track_writes(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _mark(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -14,7 +14,7 @@ from flask import Flask, Response, abort, flash, g, redirect, request, session, 
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from portal.clock import utcnow
 from portal.db import db_session
@@ -40,9 +40,14 @@ def _user_statement() -> Any:
     from portal.auth.models import User
     from portal.notifications.inbox import unread_count_of
 
+    # What the sign-in and lockout checks alone read (the password hash among them) is left out: a
+    # request that needs it (changing the password, a second-factor code) loads it then.
     return (select(User, unread_count_of(User.id))
             .where(User.session_token == bindparam("token"), User.is_active.is_(True))
-            .options(joinedload(User.memberships)))
+            .options(joinedload(User.memberships),
+                     defer(User.password_hash), defer(User.password_changed_at), defer(User.last_login_at),
+                     defer(User.failed_login_count), defer(User.first_failed_login_at), defer(User.locked_until),
+                     defer(User.totp_last_step)))
 
 
 @login_manager.user_loader

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from portal.companies.business_types import BusinessType
 
@@ -116,6 +117,10 @@ class Catalog:
     _criteria_by_id: Mapping[str, Criterion] = field(init=False, repr=False, compare=False)
     _categories_by_number: Mapping[int, Category] = field(init=False, repr=False, compare=False)
     _focus_areas_by_number: Mapping[int, FocusArea] = field(init=False, repr=False, compare=False)
+    # The selections by business type, filled on first use: every page of a profile asks for its type's
+    # criteria and categories, and filtering 100 criteria each time showed in the page's cost.
+    _selections: dict[tuple[str, object, object], tuple[Any, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         """Build the lookup indexes.
@@ -193,20 +198,32 @@ class Catalog:
     ) -> tuple[Criterion, ...]:
         """Return the criteria of one category, optionally only those for one business type."""
         number = category.number if isinstance(category, Category) else category
-        return tuple(
-            c
-            for c in self.criteria
-            if c.category == number and (business_type is None or c.applies(business_type))
-        )
+        key = ("criteria_in", number, business_type)
+        found = self._selections.get(key)
+        if found is None:
+            found = self._selections[key] = tuple(
+                c
+                for c in self.criteria
+                if c.category == number and (business_type is None or c.applies(business_type))
+            )
+        return found
 
     def criteria_for(self, business_type: BusinessType) -> tuple[Criterion, ...]:
         """Return the criteria a business type answers (its profile), in catalog order."""
-        return tuple(c for c in self.criteria if c.applies(business_type))
+        key = ("criteria_for", business_type, None)
+        found = self._selections.get(key)
+        if found is None:
+            found = self._selections[key] = tuple(c for c in self.criteria if c.applies(business_type))
+        return found
 
     def categories_for(self, business_type: BusinessType) -> tuple[Category, ...]:
         """Return the categories holding at least one criterion for this business type."""
-        used = {c.category for c in self.criteria_for(business_type)}
-        return tuple(c for c in self.categories if c.number in used)
+        key = ("categories_for", business_type, None)
+        found = self._selections.get(key)
+        if found is None:
+            used = {c.category for c in self.criteria_for(business_type)}
+            found = self._selections[key] = tuple(c for c in self.categories if c.number in used)
+        return found
 
     def search(
         self,

@@ -8,14 +8,14 @@ from functools import lru_cache
 from typing import Any
 
 from flask import abort
-from sqlalchemy import String, and_, bindparam, case, cast, func, literal, null, select, text, union_all
+from sqlalchemy import String, and_, bindparam, cast, func, literal_column, null, select, text, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.action_plans.models import ActionPlan
 from portal.auth.models import User
 from portal.catalog.schema import Catalog, Category, Criterion
-from portal.companies.models import TradeAccount
+from portal.companies.models import Company, TradeAccount
 from portal.db import db_session
 from portal.profiles.models import Answer, EvidenceFile, EvidenceLink, ProfileVersion, SecurityProfile
 from portal.profiles.services import catalog_of
@@ -100,12 +100,16 @@ def _text(column: Any) -> Any:
     return cast(column, String)
 
 
-def _encoded(column: Any) -> Any:
-    """A value as text that cannot run into its neighbours once concatenated: its length, a colon and
-    the value, or "~" for NULL. The rows of a fingerprint can then be joined without a separator and
-    two different sets of rows never give the same string."""
-    value = _text(column)
-    return case((value.is_(None), literal("~")), else_=_text(func.length(value)) + literal(":") + value)
+def _encoded(value: Any) -> Any:
+    """A text value that cannot run into its neighbours once concatenated: its length, a colon and
+    the value, or "~" for NULL (the concatenation is NULL then). The rows of a fingerprint can then be
+    joined without a separator and two different sets of rows never give the same string."""
+    return func.coalesce(_text(func.length(value)) + _sql_text(":") + value, _sql_text("~"))
+
+
+def _sql_text(value: str) -> Any:
+    """A constant written into the statement rather than sent as a parameter."""
+    return literal_column("'" + value.replace("'", "''") + "'", String)
 
 
 @lru_cache(maxsize=4)
@@ -140,18 +144,18 @@ def _profile_statement_with_fingerprint(dialect: str) -> Any:
     company_id = (select(TradeAccount.company_id).join(SecurityProfile, SecurityProfile.account_id == TradeAccount.id)
                   .where(SecurityProfile.id == profile_id).scalar_subquery())
     # Named columns: the union's columns are read by name below, and two unnamed NULLs would share one.
-    answers = (select(literal("a").label("c1"), Answer.criterion_id.label("c2"), _text(Answer.version).label("c3"),
+    answers = (select(_sql_text("a").label("c1"), Answer.criterion_id.label("c2"), _text(Answer.version).label("c3"),
                       editor.c.full_name.label("c4"), blank.label("c5"), blank.label("c6"))
                .outerjoin(editor, editor.c.id == Answer.updated_by_id)
                .where(Answer.profile_id == profile_id, in_category(Answer.criterion_id)))
-    links = (select(literal("l"), EvidenceLink.criterion_id, _text(EvidenceLink.id), _text(EvidenceLink.evidence_id),
+    links = (select(_sql_text("l"), EvidenceLink.criterion_id, _text(EvidenceLink.id), _text(EvidenceLink.evidence_id),
                     blank, blank)
              .where(EvidenceLink.profile_id == profile_id, in_category(EvidenceLink.criterion_id)))
     # Linked documents belong to the company's library, so the library rows cover their fields.
-    library = (select(literal("f"), _text(EvidenceFile.id), EvidenceFile.original_name, EvidenceFile.title,
+    library = (select(_sql_text("f"), _text(EvidenceFile.id), EvidenceFile.original_name, EvidenceFile.title,
                       _text(EvidenceFile.size), _text(EvidenceFile.effective_date))
                .where(EvidenceFile.company_id == company_id))
-    plans = (select(literal("p"), ActionPlan.criterion_id, _text(ActionPlan.id), _text(ActionPlan.version),
+    plans = (select(_sql_text("p"), ActionPlan.criterion_id, _text(ActionPlan.id), _text(ActionPlan.version),
                     owner.c.full_name, blank)
              .outerjoin(owner, owner.c.id == ActionPlan.owner_user_id)
              .where(ActionPlan.profile_id == profile_id, in_category(ActionPlan.criterion_id)))
@@ -159,14 +163,20 @@ def _profile_statement_with_fingerprint(dialect: str) -> Any:
     row = _encoded(rows.c.c1)
     for name in ("c2", "c3", "c4", "c5", "c6"):
         row = row + _encoded(rows.c[name])
+    # The encoded row is written once and sorted by name: psycopg converts a statement of at most 4 KB
+    # once per process and a longer one at every execution (docs/PERFORMANCE.md §5.13).
     if dialect == "postgresql":
-        fingerprint = select(func.string_agg(row, aggregate_order_by(literal(""), row))).select_from(rows)
+        encoded = select(row.label("r")).select_from(rows).subquery("encoded_rows")
+        fingerprint = select(func.string_agg(encoded.c.r, aggregate_order_by(_sql_text(""), encoded.c.r)))
     else:  # group_concat keeps the order of the rows it reads
-        ordered = select(row.label("row")).select_from(rows).order_by(text("1")).subquery("ordered_rows")
-        fingerprint = select(func.group_concat(ordered.c.row, literal("")))
+        ordered = select(row.label("r")).select_from(rows).order_by(text("1")).subquery("ordered_rows")
+        fingerprint = select(func.group_concat(ordered.c.r, _sql_text("")))
+    # The page shows the company's name only: its other columns (a free-text history among them) are
+    # loaded if some other use asks for them.
     return (select(SecurityProfile, fingerprint.scalar_subquery().label("fingerprint"))
             .where(SecurityProfile.id == profile_id)
-            .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)))
+            .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)
+                     .load_only(Company.legal_name)))
 
 
 def get_profile_with_fingerprint_or_404(profile_id: int, category_number: int) -> tuple[SecurityProfile, str]:
