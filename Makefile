@@ -64,7 +64,7 @@ BENCH_ACCOUNTS ?= 10000
 BENCH_DATABASE_URL ?=
 BENCH_ARGS = --accounts $(BENCH_ACCOUNTS) $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
-.PHONY: bench bench-generate bench-pages bench-throughput
+.PHONY: bench bench-generate bench-pages bench-throughput bench-instructions
 
 bench: bench-pages bench-throughput
 
@@ -76,3 +76,7 @@ bench-pages: setup
 
 bench-throughput: setup
 	$(BIN)/python -m bench.throughput $(BENCH_ARGS) $(BENCH_THROUGHPUT_ARGS)
+
+# Instructions per request under Valgrind (Debian package valgrind): steady where timings are not.
+bench-instructions: setup
+	$(BIN)/python -m bench.instructions $(BENCH_ARGS)

@@ -20,6 +20,9 @@ the same machine, so the figures are floors. Scenarios:
 - autosave: ``POST`` of one answer with the CSRF header, each connection its own criterion and
   passing the version it got back, so every request is a real save (no conflicts).
 
+As a browser does, the load carries the session cookie the portal sends back (the portal sends it
+again once a minute, with the time of the last activity).
+
 Goals (issue 9): category page at least 0.12 of the baseline, p99 at most 100 ms at 20
 connections. The last line is ``category_ratio=<x> queue_ratio=<y> autosave_ratio=<z> p99_ms=<w>``,
 where p99_ms is the worst p99 of the three portal scenarios.
