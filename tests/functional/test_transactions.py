@@ -1,6 +1,7 @@
 """How requests use database transactions (portal/db_connections.py, portal/db.py): a request that
-only read ends with COMMIT (on PostgreSQL it read in autocommit and has nothing to end), one that wrote and did not commit is rolled back, PostgreSQL reads run
-without BEGIN until a statement needs a transaction, and a dead idle connection is replaced."""
+only read ends with COMMIT (on PostgreSQL it read in autocommit and has nothing to end), one that
+wrote and did not commit is rolled back, PostgreSQL reads run without BEGIN until a statement needs
+a transaction, and a dead idle connection is replaced."""
 
 from __future__ import annotations
 
