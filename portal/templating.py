@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,21 @@ def format_datetime(value: datetime | None, fmt: str = "%b %d, %Y %H:%M %Z") -> 
     if value is None:
         return ""
     return value.astimezone(DISPLAY_TZ).strftime(fmt)
+
+
+def format_iso_datetime(value: object) -> str:
+    """An ISO 8601 timestamp written in a file (a workbook's metadata, which its holder can edit) shown
+    as ``format_datetime`` shows the portal's own times; "" when it is not one. A time without a zone
+    is UTC, as the portal writes them."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return ""
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return format_datetime(parsed)
 
 
 def format_date(value: date | datetime | None, fmt: str = "%b %d, %Y") -> str:
@@ -152,6 +167,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["account_profile"] = _account_profile
     app.jinja_env.globals["profile_review"] = _profile_review
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["iso_datetime"] = format_iso_datetime
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.globals["url_for"] = _memoized_url_for(app)
     app.jinja_env.add_extension("jinja2.ext.do")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from portal.exports.profile_workbook import Audience, build_profile_workbook
 from portal.exports.queries import profile_workbook_data, questionnaire_data
 from portal.exports.questionnaire import build_questionnaire
 from portal.profiles.submission import submit_profile
+from portal.templating import format_datetime
 from portal.validations import services
 from portal.validations.models import Validation, ValidationEvent
 from portal.validations.verification import NOTES_MAX, CheckInput, ValidationCheck, Verified, save_checks
@@ -197,6 +199,31 @@ def test_blank_cells_leave_the_stored_values(app, client, login, cast):
     assert kinds(html) == {"1.1": "changed"}
     client.post(url + "/apply", data={"fingerprint": fingerprint})
     assert stored(app, validation_id)["1.1"] == ("yes", "Seen twice.", 2)
+
+
+def test_the_preview_gives_the_upload_and_download_times_in_one_zone(app, client, login, cast):
+    validation_id = setup_validation(app, cast)
+    login(cast.email("reviewer"))
+    content = fill(download(client, validation_id), {"1.1": {"Verified": "Y"}})
+    _, html, _ = preview_of(client, upload(client, validation_id, content))
+    exported = datetime.fromisoformat(meta_of(content)["exported_at"])
+    sentence = re.search(r"uploaded ([^;<]+); downloaded from the portal ([^<]+)\.</p>", html)
+    assert sentence, html[:3000]
+    assert sentence.group(2) == format_datetime(exported)
+    assert sentence.group(1)[-3:] == sentence.group(2)[-3:] in {"EST", "EDT"}
+    assert "conflicts with checks stored after the download (online, or by an earlier import)" in html
+
+
+def test_a_download_time_edited_in_the_workbook_is_left_out(app, client, login, cast):
+    validation_id = setup_validation(app, cast)
+    login(cast.email("reviewer"))
+    book = load_workbook(io.BytesIO(fill(download(client, validation_id), {"1.1": {"Verified": "Y"}})))
+    for row in book["_meta"].iter_rows():
+        if row[0].value == "exported_at":
+            row[1].value = "<b>last Tuesday</b>"
+    _, html, _ = preview_of(client, upload(client, validation_id, save(book)))
+    assert "downloaded from the portal" not in html and "last Tuesday" not in html
+    assert "new check" in html  # the import itself goes on
 
 
 def _store(app: Flask, cast: Any, validation_id: int, cid: str, verified: Verified | None, notes: str,
