@@ -3,6 +3,7 @@ a SQL statement counter, and sign-in helpers."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import os
@@ -134,3 +135,15 @@ def cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover (not Linux)
         return os.cpu_count() or 1
+
+
+def program_parser(doc: str, seed: int) -> argparse.ArgumentParser:
+    """An argument parser described by a benchmark's docstring, with the options of the program it runs
+    on: its size, the database (SQLite files unless a PostgreSQL URL prefix is given) and the seed."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS,
+                        help=f"program size (default {DEFAULT_ACCOUNTS:,})")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL prefix; default SQLite files")
+    parser.add_argument("--seed", type=int, default=seed)
+    return parser

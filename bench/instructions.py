@@ -32,7 +32,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.common import DEFAULT_ACCOUNTS, PROJECT_ROOT, cpu_count, describe
+from bench.common import PROJECT_ROOT, cpu_count, describe, program_parser
 from bench.generate import SEED, ensure_generated
 
 WARMUP = 50
@@ -113,13 +113,8 @@ def _count(subject: str, requests: int, args: argparse.Namespace, cookie: str) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS,
-                        help=f"program size (default {DEFAULT_ACCOUNTS:,})")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL prefix; default SQLite files")
+    parser = program_parser(__doc__, SEED)
     parser.add_argument("--requests", type=int, default=300, help="measured requests per subject (default 300)")
-    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--child", choices=SUBJECTS, help=argparse.SUPPRESS)
     parser.add_argument("--child-requests", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -30,7 +30,6 @@ where p99_ms is the worst p99 of the three portal scenarios.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import os
 import re
@@ -48,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.common import DEFAULT_ACCOUNTS, PROJECT_ROOT, cpu_count, describe, totp_secret
+from bench.common import PROJECT_ROOT, cpu_count, describe, program_parser, totp_secret
 from bench.generate import SEED, Subjects, ensure_generated
 
 HOST = "127.0.0.1"
@@ -378,18 +377,13 @@ def autosave_targets(url: str, subjects: Subjects, count: int) -> tuple[list[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS,
-                        help=f"program size (default {DEFAULT_ACCOUNTS:,})")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL URL prefix; default SQLite files")
+    parser = program_parser(__doc__, SEED)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario and round (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median counts (default 3)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per scenario (default 2)")
     parser.add_argument("--workers", type=int, default=2 * cpu_count() + 1, help="gunicorn workers (2 x cores + 1)")
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     tool = ("wrk" if shutil.which("wrk") else "python") if args.tool == "auto" else args.tool
 
