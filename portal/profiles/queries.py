@@ -3,12 +3,13 @@ number of queries whatever the number of criteria."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flask import abort
-from sqlalchemy import String, and_, bindparam, cast, func, literal_column, null, select, text, union_all
+from flask import abort, g
+from sqlalchemy import Select, String, and_, bindparam, cast, func, literal_column, null, select, text, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -19,6 +20,7 @@ from portal.companies.models import Company, TradeAccount
 from portal.db import db_session
 from portal.profiles.models import Answer, EvidenceFile, EvidenceLink, ProfileVersion, SecurityProfile
 from portal.profiles.services import catalog_of
+from portal.security import ReadWithUser
 
 
 @lru_cache(maxsize=1)
@@ -113,10 +115,11 @@ def _sql_text(value: str) -> Any:
 
 
 @lru_cache(maxsize=4)
-def _profile_statement_with_fingerprint(dialect: str) -> Any:
-    """The profile (with account and company), and in the same statement the fingerprint of one category
-    of it: one round trip where two cost a quarter of the page's throughput on PostgreSQL (docs/
-    PERFORMANCE.md §5.12). Built once per dialect: constructing it costs more than running it.
+def _category_fingerprint(dialect: str) -> Any:
+    """The fingerprint of one category of a profile, as a scalar subquery labelled "fingerprint", read in
+    the profile's statement: one round trip where two cost a quarter of the page's throughput on
+    PostgreSQL (docs/PERFORMANCE.md §5.12). Built once per dialect: constructing it costs more than
+    running it.
 
     The fingerprint is every answer, evidence link, library document and action plan the category
     shows, as the values their rendering depends on: an answer's and a plan's optimistic-locking
@@ -171,25 +174,72 @@ def _profile_statement_with_fingerprint(dialect: str) -> Any:
     else:  # group_concat keeps the order of the rows it reads
         ordered = select(row.label("r")).select_from(rows).order_by(text("1")).subquery("ordered_rows")
         fingerprint = select(func.group_concat(ordered.c.r, _sql_text("")))
-    # The page shows the company's name only: its other columns (a free-text history among them) are
-    # loaded if some other use asks for them.
-    return (select(SecurityProfile, fingerprint.scalar_subquery().label("fingerprint"))
-            .where(SecurityProfile.id == profile_id)
-            .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)
-                     .load_only(Company.legal_name)))
+    return fingerprint.scalar_subquery().label("fingerprint")
+
+
+def _category_profile_options() -> Any:
+    # The columns the page shows and its permissions read: the account's number, type and status, the
+    # company's name. The others (the company's free-text history among them) are loaded if some other
+    # use asks for them; fewer columns also keep the statement read with the signed-in user under
+    # psycopg's 4 KB conversion cache (docs/PERFORMANCE.md §5.13).
+    return (joinedload(SecurityProfile.account)
+            .load_only(TradeAccount.company_id, TradeAccount.account_number, TradeAccount.business_type,
+                       TradeAccount.status)
+            .joinedload(TradeAccount.company).load_only(Company.legal_name))
+
+
+@lru_cache(maxsize=4)
+def _profile_statement_with_fingerprint(dialect: str) -> Select[Any]:
+    """The profile (with account and company) and the fingerprint of one of its categories."""
+    return (select(SecurityProfile, _category_fingerprint(dialect))
+            .where(SecurityProfile.id == bindparam("profile_id"))
+            .options(_category_profile_options()))
+
+
+def _with_profile_and_fingerprint(user_statement: Select[Any], dialect: str) -> Select[Any]:
+    """The signed-in user's statement, with the profile and fingerprint of the category page outer-joined
+    to the user's row (NULLs when the profile does not exist)."""
+    from portal.auth.models import User
+
+    return (user_statement.add_columns(SecurityProfile, _category_fingerprint(dialect))
+            .join_from(User, SecurityProfile, SecurityProfile.id == bindparam("profile_id"), isouter=True)
+            .options(_category_profile_options()))
+
+
+def _category_parameters(profile_id: int, category_number: int) -> dict[str, Any]:
+    return {"profile_id": profile_id, "criterion_from": f"{int(category_number)}.",
+            "criterion_to": f"{int(category_number)}/"}
+
+
+def _keep_category_read(view_args: dict[str, Any], columns: Sequence[Any]) -> None:
+    g.category_read = (view_args["profile_id"], view_args["number"], columns[0], columns[1])
+
+
+# The category page's profile and fingerprint, read with the signed-in user (portal/security.py).
+CATEGORY_READ = ReadWithUser(
+    extend=_with_profile_and_fingerprint,
+    parameters=lambda args: _category_parameters(args["profile_id"], args["number"])
+    if isinstance(args.get("profile_id"), int) and isinstance(args.get("number"), int) else None,
+    keep=_keep_category_read,
+)
 
 
 def get_profile_with_fingerprint_or_404(profile_id: int, category_number: int) -> tuple[SecurityProfile, str]:
-    """The profile and the fingerprint of its category ``category_number`` (see
-    ``_profile_statement_with_fingerprint``), read in one statement; the fingerprint is a fragment
-    cache key (portal/fragment_cache.py), so it must cover every value the category's criteria render.
+    """The profile and the fingerprint of its category ``category_number`` (see ``_category_fingerprint``),
+    read in one statement, or taken from the statement that loaded the signed-in user (``CATEGORY_READ``);
+    the fingerprint is a fragment cache key (portal/fragment_cache.py), so it must cover every value the
+    category's criteria render.
     """
-    statement = _profile_statement_with_fingerprint(db_session.get_bind().dialect.name)
-    found = db_session.execute(statement, {"profile_id": profile_id, "criterion_from": f"{int(category_number)}.",
-                                           "criterion_to": f"{int(category_number)}/"}).one_or_none()
-    if found is None:
+    kept = g.pop("category_read", None)
+    if kept is not None and kept[:2] == (profile_id, category_number):
+        profile, fingerprint = kept[2], kept[3]
+    else:
+        statement = _profile_statement_with_fingerprint(db_session.get_bind().dialect.name)
+        found = db_session.execute(statement, _category_parameters(profile_id, category_number)).one_or_none()
+        profile, fingerprint = found if found is not None else (None, None)
+    if profile is None:
         abort(404)
-    return found[0], found[1] or ""
+    return profile, fingerprint or ""
 
 
 def versions_of(profile: SecurityProfile) -> list[ProfileVersion]:

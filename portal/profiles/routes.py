@@ -22,6 +22,7 @@ from portal.fragment_cache import fragment_cache
 from portal.profiles import queries, services
 from portal.profiles.progress import compute_progress
 from portal.profiles.workflow import ImplementationStatus
+from portal.security import read_with_user
 from portal.templating import format_datetime
 
 bp = Blueprint("profiles", __name__)
@@ -70,6 +71,10 @@ def dashboard(profile_id: int):
              "detail": f"{c.answered} of {c.total} answered"} for c in progress.categories]
     return render_template("profiles/dashboard.html", profile=profile, account=profile.account, progress=progress,
                            chart_rows=rows, plans=plans, catalog=catalog)
+
+
+# The profile and the fingerprint of the category are read in the statement that loads the signed-in user.
+read_with_user("profiles.category", queries.CATEGORY_READ)
 
 
 @bp.route("/profiles/<int:profile_id>/categories/<int:number>", methods=["GET", "POST"])

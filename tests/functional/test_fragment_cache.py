@@ -195,7 +195,7 @@ def test_an_action_plan_turns_overdue_when_the_day_changes(app, client, login, c
     assert "Overdue" in _html(client, url)
 
 
-def test_a_cached_page_costs_two_statements(app, client, login, cast):
+def test_a_cached_page_costs_one_statement(app, client, login, cast):
     with app.app_context():
         _answered(cast)
         _linked(cast)
@@ -218,10 +218,73 @@ def test_a_cached_page_costs_two_statements(app, client, login, cast):
         assert _criteria(_html(client, url)) == _criteria(first)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    # The signed-in user (with memberships and unread count), then the profile with the fingerprint of
-    # the rows the page shows, in one statement.
-    assert len(statements) == 2, statements
+    # The signed-in user (with memberships and unread count), the profile and the fingerprint of the rows
+    # the page shows, in one statement (portal/security.py, ReadWithUser).
+    assert len(statements) == 1, statements
+    assert "session_token" in statements[0] and "fingerprint" in statements[0]
     assert on_miss > len(statements)
+
+
+def _selects(app: Any, client: Any, url: str) -> tuple[int, list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        status = client.get(url).status_code
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return status, statements
+
+
+def test_the_profile_read_with_the_user_is_still_authorized_by_the_page(app, client, login, cast):
+    """The category page's profile is read in the user's statement, before the view checks access: a
+    member of another company gets 404 for it as for a profile that does not exist, each in one
+    statement, and the page's content is not in the response."""
+    with app.app_context():
+        other = factories.profile_of(cast.account_b).id
+    login(cast.email("employee_a"))
+    status, statements = _selects(app, client, f"/profiles/{other}/categories/1")
+    assert status == 404 and len(statements) == 1
+    status, statements = _selects(app, client, "/profiles/999999/categories/1")
+    assert status == 404 and len(statements) == 1
+    page = client.get(f"/profiles/{other}/categories/1").get_data(as_text=True)
+    assert "Bravo Manufacturing" not in page
+
+
+def test_a_read_with_the_user_serves_its_own_page_only(app, cast):
+    """What the user's statement read for one category is not taken for another (or another profile)."""
+    from flask import g
+
+    from portal.profiles import queries
+
+    with app.test_request_context():
+        profile = _profile(cast)
+        g.category_read = (profile.id, 1, None, None)  # as kept for category 1 of a missing profile
+        found, fingerprint = queries.get_profile_with_fingerprint_or_404(profile.id, 2)
+        assert found.id == profile.id and isinstance(fingerprint, str)
+        assert "category_read" not in g
+
+
+def test_statements_read_on_every_page_fit_psycopgs_conversion_cache():
+    """psycopg converts the placeholders of a statement of at most 4,096 bytes once per process, and of
+    a longer one at every execution (docs/PERFORMANCE.md §5.13): the statements every page or every
+    category page runs must stay under it on PostgreSQL."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+    from sqlalchemy.dialects import postgresql
+
+    import portal.profiles.routes  # noqa: F401 (registers the category page's read)
+    from portal.profiles import queries
+    from portal.security import _user_statement, _user_statement_with
+
+    for statement in (_user_statement(), _user_statement_with("profiles.category", "postgresql"),
+                      queries._profile_statement_with_fingerprint("postgresql")):
+        text = str(statement.compile(dialect=postgresql.psycopg.dialect()))
+        assert len(text.encode()) <= MAX_CACHED_STATEMENT_LENGTH, len(text)
 
 
 # -- CSRF tokens ----------------------------------------------------------------------------------
