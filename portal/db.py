@@ -96,7 +96,8 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Engin
         engine = create_engine(url, **kwargs)
         db_connections.tune_sqlite(engine)
     else:
-        engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        connect_args = {"cursor_factory": db_connections.cursor_class()} if "+psycopg" in url else {}
+        engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, connect_args=connect_args)
         db_connections.ping_when_idle(engine)
         db_connections.lazy_read_transactions(engine)
     db_connections.track_writes(engine)

@@ -12,6 +12,10 @@ PostgreSQL connection health, each as engine and pool events (DESIGN.md §4).
   statement reads its own snapshot either way, so reads lose nothing, and a page saves the BEGIN
   and COMMIT round trips.
   Everything else (POST, CLI, background work) runs in a transaction from its first statement.
+- **PostgreSQL result descriptions on demand.** psycopg builds a ``Column`` object per column of every
+  result when ``cursor.description`` is read, and SQLAlchemy reads it after every statement, though it
+  looks at the columns only the first time a statement runs (it keeps their layout with the compiled
+  statement). The portal's cursors build them when they are first looked at.
 - **PostgreSQL health check.** A connection idle in the pool for more than ``IDLE_PING_SECONDS`` is
   pinged before use and replaced when dead (server restart, failover, idle timeout in a proxy);
   one in steady use is not, which saves a round trip per request. A server lost in the middle of a
@@ -23,7 +27,9 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any, overload
 
 from flask import has_request_context, request
 from sqlalchemy import event, exc
@@ -49,7 +55,11 @@ def write_transaction_wanted() -> bool:
     return True
 
 
+@lru_cache(maxsize=2048)
 def _needs_transaction(statement: str) -> bool:
+    """Whether ``statement`` writes or locks rows. Kept per statement text: the same compiled statements
+    come back request after request (and a string keeps its hash), while the test upper-cases the whole
+    text, 4 KB for the category page's."""
     head = statement.lstrip()[:9].upper()
     if head.startswith(_WRITE_KEYWORDS):
         return True
@@ -159,6 +169,75 @@ def lazy_read_transactions(engine: Engine) -> None:
             dbapi_connection.autocommit = False
         except engine.dialect.loaded_dbapi.Error as error:
             record.invalidate(error)  # a broken connection is not reused
+
+
+class _ResultColumns(Sequence[Any]):
+    """``cursor.description`` of one result: its length at once, its ``Column`` objects when first read.
+
+    Bound to the result, not to the cursor, so that it stays right after the cursor runs something else.
+    """
+
+    __slots__ = ("_columns", "_count", "_result")
+
+    def __init__(self, cursor: Any, result: Any) -> None:
+        # What psycopg's Column reads from a cursor, taken now.
+        self._result = _DescribedResult(result, cursor._encoding, cursor.adapters)
+        self._count: int = result.nfields
+        self._columns: list[Any] | None = None
+
+    def _built(self) -> list[Any]:
+        if self._columns is None:
+            from psycopg import Column
+
+            self._columns = [Column(self._result, index) for index in range(self._count)]  # type: ignore[arg-type]
+        return self._columns
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return self._built()[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._built())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, Sequence) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._built())
+
+
+class _DescribedResult:
+    __slots__ = ("_encoding", "adapters", "pgresult")
+
+    def __init__(self, pgresult: Any, encoding: str, adapters: Any) -> None:
+        self.pgresult, self._encoding, self.adapters = pgresult, encoding, adapters
+
+
+def cursor_class() -> type:
+    """psycopg's cursor with ``description`` built on demand (``connect(cursor_factory=...)``)."""
+    import psycopg
+    from psycopg.pq import ExecStatus
+
+    tuples = {ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK}
+
+    class Cursor(psycopg.Cursor):  # type: ignore[type-arg]
+        @property
+        def description(self) -> Any:
+            result = self.pgresult
+            # As psycopg: columns when the result has fields or says it returned rows ("SELECT ;").
+            if result and (result.nfields or result.status in tuples):
+                return _ResultColumns(self, result)
+            return None
+
+    return Cursor
 
 
 def ping_when_idle(engine: Engine) -> None:

@@ -202,6 +202,43 @@ def test_postgresql_replaces_a_dead_connection_that_sat_idle(database_url, monke
         engine.dispose()
 
 
+def test_postgresql_result_descriptions_match_psycopgs_and_stay_with_their_result(database_url):
+    """The portal's psycopg cursors build ``description`` on demand (db_connections.cursor_class): the
+    same columns as psycopg's own cursor, the right length before any is read, still those of their
+    result after the cursor ran another statement, None for a statement without rows."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: the cursor class is psycopg's")
+    import psycopg
+
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    sql = "SELECT 1 AS a, 'x'::varchar(7) AS b, now() AS c, NULL::numeric(5, 2) AS d"
+    try:
+        with engine.connect() as conn:
+            dbapi_connection = conn.connection.dbapi_connection
+            ours = dbapi_connection.cursor()
+            assert type(ours) is not psycopg.Cursor
+            ours.execute(sql)
+            described = ours.description
+            assert len(described) == 4
+            ours.execute("SELECT 2 AS other")
+            theirs = psycopg.Cursor(dbapi_connection)
+            theirs.execute(sql)
+            expected = [tuple(column) for column in theirs.description]
+            assert [tuple(column) for column in described] == expected
+            assert [column.name for column in described] == ["a", "b", "c", "d"]
+            assert described[-1].precision == 5 and described[1:2][0].display_size == 7
+            assert ours.description[0].name == "other"
+            ours.execute("CREATE TEMPORARY TABLE described (x int)")
+            assert ours.description is None
+            ours.execute("SELECT")
+            assert ours.description is not None and len(ours.description) == 0
+            # Through SQLAlchemy: names and rows as before.
+            result = conn.exec_driver_sql(sql)
+            assert list(result.keys()) == ["a", "b", "c", "d"] and result.one()[:2] == (1, "x")
+    finally:
+        engine.dispose()
+
+
 def _sqlite_pair(path: Any) -> tuple[sqlite3.Connection, sqlite3.Connection]:
     holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     holder.execute("PRAGMA journal_mode=WAL")
