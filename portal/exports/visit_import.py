@@ -7,7 +7,12 @@ the hidden ``_meta`` must name a CBP visit workbook (not a questionnaire, not th
 downloaded for this validation of this account, with this profile's criteria catalog; then only the
 "Verified on site" (Y / N / Partial, any letter case) and "Visit notes" cells are taken, every row's
 criterion ID must be one that applies, notes stay within the limit. A blank cell leaves the stored
-value as it is. Every problem is reported with its sheet, row and column.
+value as it is; the clear marker (``CLEAR``, any letter case) alone in a cell erases the stored value,
+and the preview shows it as a clearing change. Every problem is reported with its sheet, row and column.
+
+Only the Criteria sheet is read, by its header row; the other sheets (the visit plan among them, which
+gained its MRA columns later) are for reading on paper and only their names are checked, so workbooks
+downloaded before or after a change to those sheets import alike.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from portal.exports.xlsx_upload import (
     read_workbook,
     reject,
 )
-from portal.validations.verification import CODES, NOTES_MAX, Verified
+from portal.validations.verification import CLEAR_MARKER, CODES, NOTES_MAX, Verified, is_clear_marker
 
 EXPECTED_SHEETS = (*SHEET_TITLES, META_SHEET)
 DOWNLOAD_HERE = "Download the visit workbook from this validation's On-site verification page and fill that in."
@@ -51,12 +56,17 @@ class CheckRow:
 
     row: int
     criterion_id: str
-    verified: str | None        # a Verified value
-    notes: str
+    verified: str | None        # a Verified value (None: blank, or the clear marker)
+    notes: str                  # as typed: the clear marker itself when ``clear_notes``
+    clear_verified: bool = False
+    clear_notes: bool = False
 
     @property
     def digest(self) -> str:
-        return check_digest(self.verified, self.notes)
+        # Of the cells as typed: a marker in "Verified on site" never matches a download, so typing it is
+        # always an edit; notes pre-filled with a stored text that happens to read "clear" and left as they
+        # were still match the download and change nothing.
+        return check_digest(CLEAR_MARKER if self.clear_verified else self.verified, self.notes)
 
 
 @dataclass
@@ -91,16 +101,19 @@ def _read_criteria(ws: Any, parsed: ParsedVisitWorkbook) -> None:
                            _column(cols.C_ID))
             continue
         verified: Verified | None = None
-        if verified_text:
+        clear_verified = is_clear_marker(verified_text)
+        if verified_text and not clear_verified:
             verified = Verified.from_code(verified_text)
             if verified is None:
                 parsed.problem(f"“{verified_text[:60]}” is not a verification; enter {', '.join(CODES[:-1])} or "
-                               f"{CODES[-1]} (or leave it empty).", CRITERIA_SHEET, number, _column(cols.C_VERIFIED))
+                               f"{CODES[-1]}, {CLEAR_MARKER} to clear the stored one, or leave it empty to keep it.",
+                               CRITERIA_SHEET, number, _column(cols.C_VERIFIED))
         if len(notes) > NOTES_MAX:
             parsed.problem(f"The visit notes are {len(notes):,} characters long; the limit is {NOTES_MAX:,}. "
                            f"Shorten them by {len(notes) - NOTES_MAX:,} characters.", CRITERIA_SHEET, number,
                            _column(cols.C_NOTES))
-        parsed.rows.append(CheckRow(number, criterion_id, verified.value if verified else None, notes))
+        parsed.rows.append(CheckRow(number, criterion_id, verified.value if verified else None, notes,
+                                    clear_verified, is_clear_marker(notes)))
 
 
 def _read_book(book: Any, parsed: ParsedVisitWorkbook) -> None:
@@ -199,7 +212,7 @@ class CheckState:
 @dataclass(frozen=True)
 class CheckChange:
     """What importing one row would do, for the preview: ``verified``/``notes`` are the values stored
-    if it is applied (a blank cell keeps the stored value)."""
+    if it is applied (a blank cell keeps the stored value, the clear marker empties it)."""
 
     criterion_id: str
     row: int
@@ -219,6 +232,15 @@ class CheckChange:
         return tuple(name for name, old, new in pairs if old != new)
 
     @property
+    def cleared(self) -> tuple[str, ...]:
+        """The stored values the clear marker erases (only the marker empties a value: blanks keep it);
+        none for an unchanged row, which is never applied."""
+        if self.kind == UNCHANGED:
+            return ()
+        pairs = (("verified", self.current.verified, self.verified), ("notes", self.current.notes, self.notes))
+        return tuple(name for name, old, new in pairs if old and not new)
+
+    @property
     def applies_by_default(self) -> bool:
         return self.kind in {NEW, CHANGED}
 
@@ -227,13 +249,14 @@ def plan_checks(rows: Iterable[CheckRow], downloaded: Mapping[str, tuple[int, st
                 current: Mapping[str, CheckState]) -> list[CheckChange]:
     """Classify each row: unchanged (the stored check already says so, or the row is as pre-filled at
     download), new or changed (edited offline, untouched since), or a conflict (edited offline while
-    someone stored another value for the same criterion)."""
+    someone stored another value for the same criterion). A clearing row is a change like any other
+    (``CheckChange.cleared`` names what it erases); clearing what is not stored is no change."""
     changes = []
     for row in rows:
         now = current.get(row.criterion_id, CheckState())
         then_version, then_digest = downloaded.get(row.criterion_id, (0, check_digest(None, "")))
-        verified = row.verified or now.verified
-        notes = row.notes or now.notes
+        verified = None if row.clear_verified else (row.verified or now.verified)
+        notes = "" if row.clear_notes else (row.notes or now.notes)
         stored_since = now.version != then_version
         if (verified, notes) == (now.verified, now.notes) or row.digest == then_digest:
             # Not edited offline: importing the pre-filled value would undo what was stored since.

@@ -23,16 +23,16 @@ from portal.errors import DomainError, StaleEdit
 from portal.exports import permissions, visit_services
 from portal.exports.importer import plan_fingerprint
 from portal.exports.models import ExcelImport, ImportStatus
-from portal.exports.profile_workbook import Audience, build_profile_workbook
 from portal.exports.routes import _audit_export, _file_part, _send_xlsx, _stamp, bp
 from portal.exports.services import PreviewOutdated, is_expired
 from portal.exports.visit_import import CHANGED, CONFLICT, NEW, UNCHANGED, read_and_validate_visit
+from portal.exports.visit_workbook import build_visit_workbook
 from portal.exports.xlsx_upload import ImportProblem, ImportRejected
 from portal.profiles.models import SecurityProfile
 from portal.profiles.services import profile_for_account
 from portal.validations.models import Validation
 from portal.validations.queries import get_validation_or_404
-from portal.validations.verification import NOTES_MAX, Verified, checks_of
+from portal.validations.verification import CLEAR_MARKER, NOTES_MAX, Verified, checks_of
 
 
 def _load(validation_id: int) -> tuple[Validation, SecurityProfile]:
@@ -56,7 +56,7 @@ def _render_page(validation: Validation, profile: SecurityProfile, form: VisitWo
         problems=problems or [], criteria=criteria, checks=checks, counts=counts,
         unrecorded=sum(1 for c in criteria if c.id not in checks or checks[c.id].verified is None),
         can_import=permissions.can_import_verification(current_user, validation),
-        max_mb=MAX_IMPORT_BYTES // (1024 * 1024), notes_max=NOTES_MAX,
+        max_mb=MAX_IMPORT_BYTES // (1024 * 1024), notes_max=NOTES_MAX, clear_marker=CLEAR_MARKER,
     )
 
 
@@ -72,12 +72,14 @@ def verification(validation_id: int):
 @login_required
 @require_recent_auth(methods=("GET",))  # exports need a fresh sign-in (portal/auth/reauth.py)
 def validation_visit_workbook(validation_id: int) -> Response:
-    """The CBP visit workbook for this validation: its ID in ``_meta``, the stored checks pre-filled."""
+    """The CBP visit workbook for this validation: its ID in ``_meta``, the stored checks pre-filled, and
+    its visit plan with the MRA certificates of covered sites."""
     validation, profile = _load(validation_id)
     data = visit_services.workbook_data(validation, profile)
+    plan = visit_services.visit_plan(validation)
     account = _file_part(validation.account.account_number or f"account-{validation.account_id}")
     name = f"ctpat-visit-workbook-{account}-validation-{validation.id}-v{data.version}-{_stamp(data.exported_at)}.xlsx"
-    response = _send_xlsx(lambda out: build_profile_workbook(data, Audience.CBP, out), name)
+    response = _send_xlsx(lambda out: build_visit_workbook(data, plan, out), name)
     _audit_export("export.visit_workbook", f"validation {validation.id}, {data.version_label}, "
                                            f"SHA-256 {data.content_sha256}",
                   company_id=validation.account.company_id, obj=validation)
@@ -132,7 +134,8 @@ def _render_preview(validation: Validation, profile: SecurityProfile, row: Excel
         "exports/verification_preview.html", validation=validation, account=validation.account, upload=row,
         changes=changes, form=form, counts=counts, catalog=get_catalog(profile.catalog_id),
         pending=row.status == ImportStatus.PENDING, expired=is_expired(row),
-        shown=[c for c in changes if c.kind != UNCHANGED],
+        shown=[c for c in changes if c.kind != UNCHANGED], cleared=sum(1 for c in changes if c.cleared),
+        clear_marker=CLEAR_MARKER,
     ), status
 
 

@@ -1,13 +1,16 @@
 """Verbs of the visit-workbook round trip for one validation: the workbook's values with the stored
-checks pre-filled, keeping a checked upload for its preview, the preview against the checks as stored
-now, applying it (one transaction, one timeline entry and audit event) or discarding it. The staged
-upload is an ``ExcelImport`` of kind ``visit_workbook``, as the questionnaire's are. Services flush and
-audit; views commit (DESIGN.md §3)."""
+checks pre-filled and the validation's visit plan (the MRA certificates of covered sites named),
+keeping a checked upload for its preview, the preview against the checks as stored now (the clear
+marker listed as a clearing change), applying it (one transaction, one timeline entry and audit
+event) or discarding it. The staged upload is an ``ExcelImport`` of kind ``visit_workbook``, as the
+questionnaire's are. Services flush and audit; views commit (DESIGN.md §3)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
@@ -30,9 +33,12 @@ from portal.exports.visit_import import (
     VisitExpectation,
     plan_checks,
 )
+from portal.exports.visit_workbook import CLEAR_NOTE, VisitPlanRow
 from portal.profiles.models import SecurityProfile
-from portal.validations.models import Validation
+from portal.validations.models import Validation, ValidationSite
+from portal.validations.recognition import planning_recognition
 from portal.validations.verification import CheckInput, Verified, checks_of, save_checks
+from portal.validations.workflow import VisitStatus
 
 
 def validation_label(validation: Validation) -> str:
@@ -53,7 +59,69 @@ def workbook_data(validation: Validation, profile: SecurityProfile) -> ProfileWo
             row = replace(row, verified=check.verified.code if check.verified else "", visit_notes=check.notes,
                           check_version=check.version, check_digest=check_digest(verified, check.notes))
         criteria.append(row)
-    return replace(data, criteria=criteria, validation_id=validation.id, validation_label=validation_label(validation))
+    return replace(data, criteria=criteria, validation_id=validation.id, validation_label=validation_label(validation),
+                   notes=(*data.notes, CLEAR_NOTE))
+
+
+def _local(moment: datetime, zone_name: str) -> datetime:
+    """A UTC time as the naive wall-clock time of the site's zone (Excel has no time zones)."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def visit_plan(validation: Validation) -> list[VisitPlanRow]:
+    """The validation's sites and visits, in local time, for the workbook's "Visit plan" sheet.
+
+    A site marked covered by a foreign validation under an MRA names the program and certificate relied
+    on (as recorded when it was marked, with the certification's expiry while it is still on the account)
+    and says when the coverage no longer counts. A site planned for a CBP visit whose country a recognised
+    certification of the account covers names that certification too, so the specialist has it on site.
+    """
+    recognition = planning_recognition(validation)
+    offered = {offer.site.id: offer for offer in recognition.offers if offer.site is not None}
+    team = ", ".join(user.full_name for user in validation.team)
+    lead = validation.lead.full_name
+    rows: list[VisitPlanRow] = []
+    for site in validation.sites:
+        address = site.address
+        name = address.name or address.city
+        mra: dict[str, Any] = {}
+        lapsed = ""
+        if site.mra_covered:
+            certification = site.mra_certification
+            program = certification.program if certification is not None else site.mra_program
+            mra = {"mra_program": program.display_name if program is not None else "",
+                   "mra_certificate": site.mra_certificate_number
+                   or (certification.certificate_number if certification is not None else ""),
+                   "mra_expires_on": certification.expires_on if certification is not None else None}
+            check = recognition.covered.get(site.id)
+            if check is not None and not check.valid:
+                lapsed = f" (the coverage no longer counts: {check.problem})"
+        elif site.id in offered:
+            coverage = offered[site.id].coverage
+            mra = {"mra_program": coverage.program.display_name,
+                   "mra_certificate": coverage.certification.certificate_number,
+                   "mra_expires_on": coverage.certification.expires_on}
+        visits = [v for v in validation.visits if v.site_id == site.id and v.status != VisitStatus.CANCELLED]
+        if site.no_go or not visits:
+            rows.append(VisitPlanRow(name, address.one_line, None, None, address.timezone or "",
+                                     _site_mode(site) + lapsed, lead, team, **mra))
+            continue
+        for visit in visits:
+            rows.append(VisitPlanRow(name, address.one_line, _local(visit.starts_at, visit.timezone),
+                                     _local(visit.ends_at, visit.timezone), visit.timezone,
+                                     f"{visit.mode.label}, {visit.status.label.lower()}", lead, team, **mra))
+    return rows
+
+
+def _site_mode(site: ValidationSite) -> str:
+    if not site.no_go:
+        return f"{site.mode.label}, not scheduled yet"
+    # The reason tells the team why nobody goes there: covered by a foreign program's validation, say.
+    return f"{site.mode.label}, no-go: {site.no_go_reason.label}" if site.no_go_reason else f"{site.mode.label}, no-go"
 
 
 def expectation_for(validation: Validation, profile: SecurityProfile) -> VisitExpectation:
@@ -74,7 +142,7 @@ def store_visit_import(validation: Validation, profile: SecurityProfile, parsed:
         "file_name": file_name[:200],
         "meta": {key: parsed.meta.get(key, "") for key in ("exported_at", "profile_version")},
         "downloaded": {cid: list(state) for cid, state in parsed.download_state.items()},
-        "rows": [[r.row, r.criterion_id, r.verified, r.notes] for r in parsed.rows],
+        "rows": [[r.row, r.criterion_id, r.verified, r.notes, r.clear_verified, r.clear_notes] for r in parsed.rows],
     }
     row = ExcelImport(profile_id=profile.id, validation_id=validation.id, user_id=by.id, created_at=utcnow(),
                       payload=payload, status=ImportStatus.PENDING, kind=ImportKind.VISIT_WORKBOOK)
@@ -103,7 +171,9 @@ def current_checks(validation: Validation) -> dict[str, CheckState]:
 def preview(row: ExcelImport, validation: Validation, profile: SecurityProfile) -> list[CheckChange]:
     """What applying the upload would do now, criterion by criterion, in catalog order."""
     downloaded = {cid: (int(state[0]), str(state[1])) for cid, state in row.payload["downloaded"].items()}
-    rows = [CheckRow(number, cid, verified, notes) for number, cid, verified, notes in row.payload["rows"]]
+    # Uploads kept before the clear marker existed hold four values per row (nothing cleared).
+    rows = [CheckRow(number, cid, verified, notes, *(bool(flag) for flag in clears))
+            for number, cid, verified, notes, *clears in row.payload["rows"]]
     changes = plan_checks(rows, downloaded, current_checks(validation))
     order = {c.id: position for position, c in enumerate(get_catalog(profile.catalog_id).criteria)}
     return sorted(changes, key=lambda c: order.get(c.criterion_id, len(order)))
@@ -133,6 +203,10 @@ def apply_visit_import(row: ExcelImport, validation: Validation, profile: Securi
     saved = save_checks(validation, entries, by=by) if entries else []
     row.status = ImportStatus.APPLIED
     db_session.flush()
+    cleared = [f"{c.criterion_id} ({' and '.join(c.cleared)})" for c in chosen if c.cleared]
+    if cleared:  # erasing recorded work is worth its own line in the audit trail
+        audit.record("validation.checks_cleared", actor=by, company_id=validation.account.company_id, obj=validation,
+                     summary=f"{file_name[:100]}: cleared {', '.join(cleared)}")
     kept = [c.criterion_id for c in changes if c.kind == CONFLICT and c.criterion_id not in overwrite]
     if kept:
         audit.record("validation.checks_kept", actor=by, company_id=validation.account.company_id, obj=validation,

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import clock
@@ -232,7 +233,11 @@ def mark_covered(validation: Validation, address: Address, *, by: User, note: st
     site.mra_certification_id, site.mra_certification = certification.id, certification
     site.mra_program_id, site.mra_program = certification.program_id, certification.program
     site.mra_certificate_number, site.mra_checked_on = certification.certificate_number, day
-    db_session.flush()
+    try:
+        db_session.flush()
+    except IntegrityError:  # someone else added the same site in between (the plan's unique constraint)
+        raise DomainError(f"{_site_name(address)} was added to the validation's visit plan by someone else at the "
+                          "same time; reload the sites page and mark it covered there.", field="address_id") from None
     label = coverage_label(certification.program, standing.recognition.in_force_since,
                            certification.certificate_number, certification.expires_on)
     record_event(validation, "site_mra_covered", by=by,

@@ -208,13 +208,17 @@ def sites(validation_id: int):
     validation = load_validation(validation_id)
     ensure(can_edit_planning(current_user, validation))
     offered = services.offered_addresses(validation.account)
+    unplanned = services.unplanned_addresses(validation)
     planning = recognition.planning_recognition(validation)
     covered = {offer.address.id for offer in planning.offers}
     form = SiteForm()
     form.address_id.choices = [(a.id, f"{a.name + ': ' if a.name else ''}{a.one_line} ({a.kind.label}"
                                       f"{', visitable' if a.visitable else ''}"
                                       f"{', covered by a foreign validation under an MRA' if a.id in covered else ''})")
-                               for a in offered]
+                               for a in unplanned]
+    # The list offers only sites not yet planned, but a stale page (someone added the site meanwhile) may
+    # still post one: the service refuses it with a message naming the site, not "Not a valid choice".
+    form.address_id.validate_choice = False
     if form.validate_on_submit():
         address = next((a for a in offered if a.id == form.address_id.data), None)
         try:
@@ -232,7 +236,7 @@ def sites(validation_id: int):
             flash(f"{address.one_line} is added.", "success")
             return redirect(url_for("validations.sites", validation_id=validation.id))
     return render_template("validations/sites.html", validation=validation, account=validation.account, form=form,
-                           offered=offered, recognition=planning)
+                           offered=offered, unplanned=unplanned, recognition=planning)
 
 
 @bp.route("/validations/<int:validation_id>/sites/<int:site_id>/delete", methods=["POST"])

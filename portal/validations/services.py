@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit, clock
 from portal.auth.models import User
@@ -194,6 +195,16 @@ def offered_addresses(account: TradeAccount) -> list[Address]:
     return [a for a in account.company.addresses if a.kind in SITE_KINDS]
 
 
+def unplanned_addresses(validation: Validation) -> list[Address]:
+    """The company's sites not yet in the validation's plan: what "Add a site" offers."""
+    planned = {site.address_id for site in validation.sites}
+    return [a for a in offered_addresses(validation.account) if a.id not in planned]
+
+
+def _site_label(address: Address) -> str:
+    return f"{address.name or address.kind.label} ({address.one_line})"
+
+
 def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: User, no_go: bool = False,
              no_go_reason: NoGoReason | None = None, no_go_note: str = "") -> ValidationSite:
     """Add one of the company's addresses as a site.
@@ -201,8 +212,9 @@ def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: Us
     A no-go zone for the reason "validated under an MRA" is marked through
     ``recognition.mark_covered``, which requires a recognised foreign certification of the account.
 
-    :raise DomainError: for an address of another company, a site chosen twice, a no-go zone without
-        a reason, or a reason or note given without ticking the no-go zone.
+    :raise DomainError: for an address of another company, a site already in the plan, a no-go zone
+        without a reason, or a reason or note given without ticking the no-go zone. (With the MRA reason,
+        ``mark_covered`` converts a planned site and refuses one already marked covered.)
     """
     open_validation(validation)
     if no_go and no_go_reason == NoGoReason.MRA_VALIDATED:
@@ -212,7 +224,8 @@ def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: Us
     if address.company_id != validation.account.company_id or address.kind not in SITE_KINDS:
         raise DomainError("Choose one of the company's facilities.", field="address_id")
     if any(site.address_id == address.id for site in validation.sites):
-        raise DomainError("This site is already part of the validation.", field="address_id")
+        raise DomainError(f"{_site_label(address)} is already part of the validation's visit plan.",
+                          field="address_id")
     no_go_note = no_go_note.strip()
     if not no_go and (no_go_reason is not None or no_go_note):
         # A reason without the box ticked is a half-made choice: say so rather than drop it silently.
@@ -229,7 +242,11 @@ def add_site(validation: Validation, address: Address, mode: SiteMode, *, by: Us
                           no_go_reason=no_go_reason if no_go else None, no_go_note=no_go_note if no_go else "")
     site.address = address
     validation.sites.append(site)
-    db_session.flush()
+    try:
+        db_session.flush()
+    except IntegrityError:  # someone else added the same site in between (the plan's unique constraint)
+        raise DomainError(f"{_site_label(address)} was added to the validation's visit plan by someone else "
+                          "at the same time; it is already part of the plan.", field="address_id") from None
     how = f"no-go: {no_go_reason.label}" if no_go and no_go_reason else mode.label
     audit.record("validation.site_added", actor=by, company_id=validation.account.company_id, obj=site,
                  summary=f"{address.one_line} ({how})")

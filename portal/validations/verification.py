@@ -3,9 +3,11 @@ partner's sites ("Verified on site": Y, N or Partial) and its visit notes.
 
 The team fills the "Verified on site" and "Visit notes" columns of the visit workbook during the visit
 and imports the workbook afterwards (``portal.exports.visit_import``); the stored checks pre-fill the
-next download. A check is a row two reviewers can change, so it carries a version (DESIGN.md §4):
-``save_check`` refuses a save made against a version that is no longer stored. Services flush and
-record the timeline and audit events; views commit.
+next download. A blank cell keeps the stored value; ``CLEAR_MARKER`` typed in a cell erases it.
+
+A check is a row two reviewers can change, so it carries a version (DESIGN.md §4): ``save_check``
+refuses a save made against a version that is no longer stored. Services flush and record the
+timeline and audit events; views commit.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ class Verified(StrEnum):
 
 _BY_CODE = {member.code.casefold(): member for member in Verified}
 CODES: tuple[str, ...] = tuple(member.code for member in Verified)
+
+# Typed alone in a "Verified on site" or "Visit notes" cell of the visit workbook, it erases the stored
+# value. A blank cell keeps it, so a partly filled workbook never erases work; clearing must be explicit.
+CLEAR_MARKER = "CLEAR"
+
+
+def is_clear_marker(text: str) -> bool:
+    """The cell holds the clear marker alone, in any letter case and with any outer spaces."""
+    return text.strip().casefold() == CLEAR_MARKER.casefold()
 
 
 def _now() -> datetime:

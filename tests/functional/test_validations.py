@@ -192,13 +192,18 @@ def test_sites_page_lists_foreign_sites_and_refuses_another_companys_address(app
     ids = planned(app, cast)
     with app.app_context():
         other = facility(cast.company_b.id, cast, country="MX", tz="America/Monterrey", name="Bravo plant")
+        # The choices offer only sites not yet planned (Monterrey is): a second foreign site shows the kind.
+        facility(cast.company_a.id, cast, country="CN", tz="Asia/Shanghai", name="Shenzhen supplier",
+                 kind=AddressKind.FOREIGN_SITE)
         db_session.commit()
         other_id = other.id
     login(cast.email("reviewer"))
     page = client.get(f"/validations/{ids['validation']}/sites").get_data(as_text=True)
-    assert "Monterrey plant" in page and "Foreign site" in page and "Bravo plant" not in page
+    assert "Monterrey plant" in page and "Shenzhen supplier" in page and "Foreign site" in page
+    assert "Bravo plant" not in page
     response = client.post(f"/validations/{ids['validation']}/sites", data={"address_id": other_id, "mode": "onsite"})
-    assert response.status_code == 200 and "Not a valid choice" in response.get_data(as_text=True)
+    assert response.status_code == 200 and "Choose one of the company&#39;s facilities." in response.get_data(
+        as_text=True)
 
 
 # -- the whole flow through the pages ----------------------------------------------------------------

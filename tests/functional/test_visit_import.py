@@ -406,7 +406,8 @@ BAD_FILES: dict[str, tuple[Callable[..., bytes], str, str]] = {
     "criterion that does not apply": (lambda app, cast, v, c: _rename_id(c, "1.1", "3.8"), "visit.xlsx",
                                       "Criterion 3.8 does not apply to this account's business type (Importer)"),
     "bad Verified value": (lambda app, cast, v, c: fill(c, {"1.2": {"Verified": "Maybe"}}), "visit.xlsx",
-                           "“Maybe” is not a verification; enter Y, N or Partial (or leave it empty)"),
+                           "“Maybe” is not a verification; enter Y, N or Partial, CLEAR to clear the stored one, "
+                           "or leave it empty to keep it."),
     "notes over the limit": (lambda app, cast, v, c: fill(c, {"1.2": {"Notes": "n" * (NOTES_MAX + 1)}}), "visit.xlsx",
                              f"The visit notes are {NOTES_MAX + 1:,} characters long; the limit is {NOTES_MAX:,}"),
     "an added sheet": (lambda app, cast, v, c: _extra_sheet(c), "visit.xlsx",

@@ -4,7 +4,7 @@ upload (random bytes, or the real workbook with arbitrary text typed into "Verif
 "Visit notes") and the confirmation of a preview (arbitrary fingerprints and overwrite choices).
 
 Each example: never a 5xx; a rejection changes nothing; input known to be invalid (a Verified value
-other than Y / N / Partial, notes over the limit, a wrong fingerprint, an overwrite choice not offered)
+other than Y / N / Partial / CLEAR, notes over the limit, a wrong fingerprint, an overwrite choice not offered)
 is never accepted; an upload never stores a check by itself; a confirmation stores exactly the preview.
 """
 
@@ -26,7 +26,7 @@ from tests.functional.test_access_matrix import SHARED_BYTECODE, build_world
 from tests.functional.test_fuzz_forms import FUZZ, Ctx, FormSpec, choice, junk, run_example
 from tests.functional.test_visit_import import fill
 
-CODES = {"y", "n", "partial"}
+CODES = {"y", "n", "partial", "clear"}   # the three verifications and the clear marker, in any letter case
 
 
 @pytest.fixture
@@ -78,8 +78,8 @@ def _to_preview(response: Any, _data: dict[str, Any]) -> bool:
 def test_the_visit_workbook_upload_survives_hostile_input(ctx: Ctx, data: Any) -> None:
     url = f"/validations/{ctx.p('validation_id')}/verification/import"
     if data.draw(st.booleans(), label="real workbook"):
-        verified = _typed(data.draw(st.one_of(st.none(), st.sampled_from(["Y", "n", " Partial ", "PARTIAL"]), junk),
-                                    label="verified"))
+        codes = st.sampled_from(["Y", "n", " Partial ", "PARTIAL", " clear "])
+        verified = _typed(data.draw(st.one_of(st.none(), codes, junk), label="verified"))
         notes = _typed(data.draw(st.one_of(st.none(), junk), label="notes"))
         content = fill(_workbook(ctx), {"1.2": {"Verified": verified, "Notes": notes}})
         name = "visit.xlsx"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import replace
+from datetime import date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -114,8 +115,8 @@ def test_only_the_on_site_columns_are_read_and_blanks_are_skipped():
 def test_bad_values_are_located_by_sheet_row_and_column():
     content = typed(visit_workbook(), {(2, VERIFIED): "Yes", (3, NOTES): "x" * (NOTES_MAX + 1)})
     assert problems_of(content) == [
-        "Criteria, row 2, column N (Verified on site): “Yes” is not a verification; enter Y, N or Partial (or leave "
-        "it empty).",
+        "Criteria, row 2, column N (Verified on site): “Yes” is not a verification; enter Y, N or Partial, CLEAR "
+        "to clear the stored one, or leave it empty to keep it.",
         f"Criteria, row 3, column O (Visit notes): The visit notes are {NOTES_MAX + 1:,} characters long; the limit "
         f"is {NOTES_MAX:,}. Shorten them by 1 characters.",
     ]
@@ -210,3 +211,62 @@ def test_the_fingerprint_changes_when_a_check_is_stored():
     before = plan_fingerprint(plan_checks(rows, {}, {}))
     after = plan_fingerprint(plan_checks(rows, {}, {"1.1": CheckState("no", "", 1)}))
     assert before != after
+
+
+# -- the clear marker and the visit workbook's own layout ----------------------------------------------------
+
+
+def test_the_clear_marker_is_read_in_any_letter_case_and_only_alone():
+    content = typed(visit_workbook(), {(2, VERIFIED): " clear ", (3, NOTES): "Clear", (3, VERIFIED): "Y",
+                                       (4, NOTES): "Clear signage at the gate."})
+    parsed = read_and_validate_visit(content, "visit.xlsx", EXPECT)
+    assert [(r.criterion_id, r.verified, r.notes, r.clear_verified, r.clear_notes) for r in parsed.rows] == [
+        ("1.1", None, "", True, False), ("1.2", "yes", "Clear", False, True),
+        ("1.3", None, "Clear signage at the gate.", False, False)]
+
+
+def test_plan_clears_only_what_is_stored_and_never_a_pre_filled_text():
+    current = {"1.1": CheckState("yes", "Seen.", 1), "1.2": CheckState("no", "Gone.", 1),
+               "1.3": CheckState("partial", "clear", 1)}
+    downloaded = {"1.1": (1, check_digest("yes", "Seen.")), "1.2": (1, check_digest("no", "Gone.")),
+                  "1.3": (1, check_digest("partial", "clear"))}
+    rows = [
+        CheckRow(2, "1.1", None, "Seen.", clear_verified=True),                # verdict erased, notes kept
+        CheckRow(3, "1.2", None, "CLEAR", clear_notes=True),                   # notes erased, verdict kept
+        CheckRow(4, "1.3", "partial", "clear", clear_notes=True),              # stored note "clear", untouched
+        CheckRow(5, "1.4", None, "clear", clear_verified=True, clear_notes=True),  # nothing stored to clear
+    ]
+    changes = {c.criterion_id: c for c in plan_checks(rows, downloaded, current)}
+    assert {cid: c.kind for cid, c in changes.items()} == {"1.1": CHANGED, "1.2": CHANGED, "1.3": UNCHANGED,
+                                                          "1.4": UNCHANGED}
+    assert (changes["1.1"].verified, changes["1.1"].notes, changes["1.1"].cleared) == (None, "Seen.", ("verified",))
+    assert (changes["1.2"].verified, changes["1.2"].notes, changes["1.2"].cleared) == ("no", "", ("notes",))
+    assert changes["1.3"].cleared == () and changes["1.4"].cleared == ()
+    # Blank cells keep: a row with no marker never clears anything.
+    [kept] = plan_checks([CheckRow(2, "1.1", None, "Seen twice.")], downloaded, current)
+    assert (kept.verified, kept.notes, kept.cleared) == ("yes", "Seen twice.", ())
+
+
+def test_the_visit_workbook_adds_mra_columns_and_the_marker_and_imports_as_before():
+    from portal.exports.visit_workbook import VISIT_PLAN, VisitPlanRow, build_visit_workbook
+
+    data = replace(profile_data([_criterion(cid) for cid in ("1.1", "1.2", "1.3")]), validation_id=11,
+                   validation_label="Initial validation number 11")
+    plan = [VisitPlanRow("Planta Reynosa", "1 Blvd, Reynosa, MX", None, None, "America/Matamoros",
+                         "On site, no-go: Validated under a Mutual Recognition Arrangement", "Riley Reviewer",
+                         "Riley Reviewer", "Mexico: NEEC / OEA", "=OEA-MX-1", date(2027, 6, 30)),
+            VisitPlanRow("Dock 4", "1 Dock Road, Baltimore", None, None, "America/New_York", "On site", "R", "R")]
+    out = io.BytesIO()
+    build_visit_workbook(data, plan, out)
+    content = out.getvalue()
+    book = load_workbook(io.BytesIO(content))
+    assert book.sheetnames == [*SHEET_TITLES, "_meta"]
+    rows = list(book["Visit plan"].iter_rows(values_only=True))
+    assert list(rows[0]) == [c.header for c in VISIT_PLAN] and list(rows[0][:8]) == [c.header for c in cols.VISIT_PLAN]
+    assert rows[1][8:] == ("Mexico: NEEC / OEA", "'=OEA-MX-1", datetime(2027, 6, 30))   # text, never a formula
+    assert rows[2][8:] == (None, None, None)
+    assert book["Criteria"].data_validations.dataValidation[0].formula1 == '"Y,N,Partial,CLEAR"'
+    book.close()
+    parsed = read_and_validate_visit(typed(content, {(2, VERIFIED): "CLEAR", (3, VERIFIED): "y"}), "v.xlsx", EXPECT)
+    assert [(r.criterion_id, r.verified, r.clear_verified) for r in parsed.rows] == [("1.1", None, True),
+                                                                                     ("1.2", "yes", False)]
