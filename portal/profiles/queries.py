@@ -30,8 +30,35 @@ def _profile_statement() -> Any:
             .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)))
 
 
+def _with_profile(user_statement: Select[Any], _dialect: str) -> Select[Any]:
+    """The signed-in user's statement with the profile of the page (account and company) outer-joined."""
+    from portal.auth.models import User
+
+    return (user_statement.add_columns(SecurityProfile)
+            .join_from(User, SecurityProfile, SecurityProfile.id == bindparam("profile_id"), isouter=True)
+            .options(joinedload(SecurityProfile.account).joinedload(TradeAccount.company)))
+
+
+def _keep_profile_read(view_args: dict[str, Any], columns: Sequence[Any]) -> None:
+    g.profile_read = (view_args["profile_id"], columns[0])
+
+
+# The profile of a page about one profile, read with the signed-in user (portal/security.py).
+PROFILE_READ = ReadWithUser(
+    extend=_with_profile,
+    parameters=lambda args: {"profile_id": args["profile_id"]} if isinstance(args.get("profile_id"), int) else None,
+    keep=_keep_profile_read,
+)
+
+
 def get_profile_or_404(profile_id: int) -> SecurityProfile:
-    profile = db_session.scalar(_profile_statement(), {"profile_id": profile_id})
+    """The profile with its account and company, or 404; taken from the statement that loaded the
+    signed-in user when the page registered ``PROFILE_READ``."""
+    kept = g.pop("profile_read", None)
+    if kept is not None and kept[0] == profile_id:
+        profile = kept[1]
+    else:
+        profile = db_session.scalar(_profile_statement(), {"profile_id": profile_id})
     if profile is None:
         abort(404)
     return profile

@@ -45,6 +45,13 @@ def _answer_input(status: str | None, narrative: str | None, justification: str 
     )
 
 
+# The profile (and on the category page the fingerprint of the category) is read in the statement that
+# loads the signed-in user.
+read_with_user("profiles.category", queries.CATEGORY_READ)
+for _endpoint in ("profiles.overview", "profiles.dashboard", "profiles.autosave"):
+    read_with_user(_endpoint, queries.PROFILE_READ)
+
+
 @bp.route("/profiles/<int:profile_id>")
 @login_required
 def overview(profile_id: int):
@@ -71,10 +78,6 @@ def dashboard(profile_id: int):
              "detail": f"{c.answered} of {c.total} answered"} for c in progress.categories]
     return render_template("profiles/dashboard.html", profile=profile, account=profile.account, progress=progress,
                            chart_rows=rows, plans=plans, catalog=catalog)
-
-
-# The profile and the fingerprint of the category are read in the statement that loads the signed-in user.
-read_with_user("profiles.category", queries.CATEGORY_READ)
 
 
 @bp.route("/profiles/<int:profile_id>/categories/<int:number>", methods=["GET", "POST"])

@@ -282,6 +282,7 @@ def test_statements_read_on_every_page_fit_psycopgs_conversion_cache():
     from portal.security import _user_statement, _user_statement_with
 
     for statement in (_user_statement(), _user_statement_with("profiles.category", "postgresql"),
+                      _user_statement_with("profiles.autosave", "postgresql"),
                       queries._profile_statement_with_fingerprint("postgresql")):
         text = str(statement.compile(dialect=postgresql.psycopg.dialect()))
         assert len(text.encode()) <= MAX_CACHED_STATEMENT_LENGTH, len(text)

@@ -107,6 +107,35 @@ def test_autosave_saves_one_answer_and_reports_the_time(app, client, login, cast
     assert saved.updated_by_id == cast.users["consultant_a"].id
 
 
+def test_autosave_reads_the_profile_with_the_signed_in_user(app, client, login, cast, profile_id):
+    """The profile of an autosave is read in the statement that loads the user (portal/security.py):
+    the user's statement names the profile, no other statement reads it, and a member of another
+    company still gets 404 for it, with nothing stored."""
+    engine = app.extensions["db_engine"]
+    selects: list[str] = []
+
+    def before(conn, cursor, statement, *args):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    login(cast.email("consultant_a"))
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        response = client.post(f"/profiles/{profile_id}/criteria/4.1/autosave",
+                               data={"status": "implemented", "narrative": "Badge audit monthly.", "version": ""})
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert response.status_code == 200 and response.json["ok"] is True
+    assert "session_token" in selects[0] and "security_profiles" in selects[0]
+    assert not any("FROM security_profiles" in statement for statement in selects[1:]), selects
+    other = app.test_client()
+    login(cast.email("officer_b"), test_client=other)
+    response = other.post(f"/profiles/{profile_id}/criteria/4.2/autosave",
+                           data={"status": "implemented", "narrative": "Not theirs.", "version": ""})
+    assert response.status_code == 404
+    assert _answer(app, profile_id, "4.2") is None
+
+
 def test_autosave_of_a_crafted_or_inapplicable_criterion_is_404(app, client, login, cast, profile_id):
     login(cast.email("employee_a"))
     for criterion_id in ("99.9", "3.8", "6.4", "1.1;drop", "../1.1"):
