@@ -12,6 +12,9 @@ http.client connection each); both keep ``--connections`` requests in flight (de
 the same machine, so the figures are floors. Scenarios:
 
 - baseline: ``GET /hello`` of bench/hello.py;
+- reference page: ``GET /reference`` of bench/reference.py, a page of the kind the goal's note describes
+  ("a simple 3-query templated page measures about 0.145"): 25 rows from the same database in 3
+  statements, no sign-in (for information: it shows what that note's page measures on this database);
 - category: the partner's category page 1 of a draft profile, signed in as its officer;
 - category (no fragment cache): the same page from a second portal server started with
   ``FRAGMENT_CACHE_ENTRIES=0``, so that every view renders the criteria afresh, as the first view after
@@ -401,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hello = Gunicorn("bench.hello:app", args.workers, {}, "/hello")
         servers.append(hello)
+        reference = Gunicorn("bench.reference:app", args.workers, {"DATABASE_URL": url}, "/reference")
+        servers.append(reference)
         portal = Gunicorn("wsgi:app", args.workers, env, "/healthz")
         servers.append(portal)
         # The same portal without the fragment cache: every view of the category page is then a first view,
@@ -417,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         criteria, versions = autosave_targets(url, subjects, args.connections)
         scenarios = [
             (hello.port, Scenario("baseline", "/hello")),
+            (reference.port, Scenario("reference page (3 queries)", "/reference")),
             (portal.port, Scenario("category", category, officer)),
             # The same session on the second server (same key, same database): signing in again there would
             # rotate the officer's session token and sign the first session out.
