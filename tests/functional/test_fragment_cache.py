@@ -5,7 +5,8 @@ two statements."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -195,6 +196,23 @@ def test_an_action_plan_turns_overdue_when_the_day_changes(app, client, login, c
     assert "Overdue" in _html(client, url)
 
 
+@contextmanager
+def _counting_selects(app: Any) -> Iterator[list[str]]:
+    """The SELECT statements sent while the block runs."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
 def test_a_cached_page_costs_one_statement(app, client, login, cast):
     with app.app_context():
         _answered(cast)
@@ -203,21 +221,11 @@ def test_a_cached_page_costs_one_statement(app, client, login, cast):
         db_session.commit()
     login(cast.email("employee_a"))
     url = _url(app, cast)
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _counting_selects(app) as statements:
         first = _html(client, url)
-        on_miss = len(statements)
-        statements.clear()
+    on_miss = len(statements)
+    with _counting_selects(app) as statements:
         assert _criteria(_html(client, url)) == _criteria(first)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     # The signed-in user (with memberships and unread count), the profile and the fingerprint of the rows
     # the page shows, in one statement (portal/security.py, ReadWithUser).
     assert len(statements) == 1, statements
@@ -226,18 +234,8 @@ def test_a_cached_page_costs_one_statement(app, client, login, cast):
 
 
 def _selects(app: Any, client: Any, url: str) -> tuple[int, list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _counting_selects(app) as statements:
         status = client.get(url).status_code
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return status, statements
 
 
