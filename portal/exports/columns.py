@@ -88,6 +88,14 @@ FINDINGS = (
     Column("Partner response", 45, "wrap"),
 )
 
+# The foreign AEO program and certificate of a site covered under a Mutual Recognition Arrangement, so
+# the visiting specialist has them on paper.
+MRA_COLUMNS = (
+    Column("MRA program", 30, "wrap"),
+    Column("MRA certificate", 20, "text"),
+    Column("Certificate expires", 12, "date"),
+)
+
 VISIT_PLAN = (
     Column("Site", 28, "wrap"),
     Column("Address", 40, "wrap"),
@@ -97,6 +105,7 @@ VISIT_PLAN = (
     Column("Mode", 10),
     Column("Lead", 22),
     Column("Team", 36, "wrap"),
+    *MRA_COLUMNS,
 )
 
 # -- the offline questionnaire -----------------------------------------------------------------------

@@ -127,6 +127,8 @@ class FindingRow:
 
 @dataclass(frozen=True)
 class VisitRow:
+    """One line of the visit plan: a visit, or a site without one (not scheduled yet, or no-go)."""
+
     site: str
     address: str
     starts_local: datetime | None   # naive, in the site's time zone
@@ -135,6 +137,9 @@ class VisitRow:
     mode: str
     lead: str
     team: str
+    mra_program: str = ""           # the foreign AEO program covering the site under an MRA ("" if none)
+    mra_certificate: str = ""
+    mra_expires_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,8 @@ def sheet_rows(data: ProfileWorkbookData, audience: Audience) -> dict[str, tuple
         "Findings": (list(cols.FINDINGS), [[f.number, f.criterion_id, f.kind, f.state, f.text, f.due_date,
                                             f.response] for f in data.findings]),
         "Visit plan": (list(cols.VISIT_PLAN), [[v.site, v.address, v.starts_local, v.ends_local, v.timezone, v.mode,
-                                                v.lead, v.team] for v in data.visits]),
+                                                v.lead, v.team, v.mra_program, v.mra_certificate, v.mra_expires_on]
+                                               for v in data.visits]),
     }
     return tables
 

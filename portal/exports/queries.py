@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -36,7 +37,8 @@ from portal.profiles.workflow import ImplementationStatus
 from portal.reviews import queue
 from portal.reviews.models import CriterionRating, Review
 from portal.reviews.scoring import score_profile
-from portal.validations.models import Finding, ValidationSite
+from portal.validations.models import Finding, Validation, ValidationSite
+from portal.validations.workflow import VisitStatus
 
 BATCH = 500
 
@@ -212,38 +214,72 @@ def finding_rows(account: Any, audience: Audience = Audience.CBP) -> list[Findin
 
 
 def visit_rows(account: Any, audience: Audience = Audience.CBP) -> list[VisitRow]:
-    """The sites and visits of the account's current validation (the newest one), in local time."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from portal.validations.workflow import VisitStatus
-
+    """The visit plan of the account's current validation (the newest one): ``visit_plan``."""
     validations = _validations(account, Audience.CBP)
-    if not validations:
-        return []
-    validation = validations[0]
+    return visit_plan(validations[0]) if validations else []
+
+
+def _local(moment: datetime, zone_name: str) -> datetime:
+    """A UTC time as the naive wall-clock time of the site's zone (Excel has no time zones)."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def visit_plan(validation: Validation) -> list[VisitRow]:
+    """The validation's sites and visits, in local time, for the workbooks' "Visit plan" sheet.
+
+    A site marked covered by a foreign validation under an MRA names the program and certificate relied
+    on (as recorded when it was marked, with the certification's expiry while it is still on the account)
+    and says when the coverage no longer counts. A site planned for a CBP visit whose country a recognised
+    certification of the account covers names that certification too, so the specialist has it on site.
+    """
+    from portal.validations.recognition import planning_recognition  # it reads the partners' registers
+
+    recognition = planning_recognition(validation)
+    offered = {offer.site.id: offer for offer in recognition.offers if offer.site is not None}
     team = ", ".join(user.full_name for user in validation.team)
-    rows = []
+    lead = validation.lead.full_name
+    rows: list[VisitRow] = []
     for site in validation.sites:
         address = site.address
+        name = address.name or address.city
+        mra: dict[str, Any] = {}
+        lapsed = ""
+        if site.mra_covered:
+            certification = site.mra_certification
+            program = certification.program if certification is not None else site.mra_program
+            mra = {"mra_program": program.display_name if program is not None else "",
+                   "mra_certificate": site.mra_certificate_number
+                   or (certification.certificate_number if certification is not None else ""),
+                   "mra_expires_on": certification.expires_on if certification is not None else None}
+            check = recognition.covered.get(site.id)
+            if check is not None and not check.valid:
+                lapsed = f" (the coverage no longer counts: {check.problem})"
+        elif site.id in offered:
+            coverage = offered[site.id].coverage
+            mra = {"mra_program": coverage.program.display_name,
+                   "mra_certificate": coverage.certification.certificate_number,
+                   "mra_expires_on": coverage.certification.expires_on}
         visits = [v for v in validation.visits if v.site_id == site.id and v.status != VisitStatus.CANCELLED]
         if site.no_go or not visits:
-            mode = site.mode.label
-            if site.no_go:
-                # The reason tells the team why nobody goes there: covered by a foreign program's validation, say.
-                mode += f", no-go: {site.no_go_reason.label}" if site.no_go_reason else ", no-go"
-            rows.append(VisitRow(address.name or address.city, address.one_line, None, None, address.timezone or "",
-                                 mode + ("" if site.no_go else ", not scheduled yet"), validation.lead.full_name, team))
+            rows.append(VisitRow(name, address.one_line, None, None, address.timezone or "",
+                                     _site_mode(site) + lapsed, lead, team, **mra))
             continue
         for visit in visits:
-            try:
-                zone = ZoneInfo(visit.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                zone = ZoneInfo("UTC")
-            rows.append(VisitRow(address.name or address.city, address.one_line,
-                                 visit.starts_at.astimezone(zone).replace(tzinfo=None),
-                                 visit.ends_at.astimezone(zone).replace(tzinfo=None), visit.timezone,
-                                 f"{visit.mode.label}, {visit.status.label.lower()}", validation.lead.full_name, team))
+            rows.append(VisitRow(name, address.one_line, _local(visit.starts_at, visit.timezone),
+                                     _local(visit.ends_at, visit.timezone), visit.timezone,
+                                     f"{visit.mode.label}, {visit.status.label.lower()}", lead, team, **mra))
     return rows
+
+
+def _site_mode(site: ValidationSite) -> str:
+    if not site.no_go:
+        return f"{site.mode.label}, not scheduled yet"
+    # The reason tells the team why nobody goes there: covered by a foreign program's validation, say.
+    return f"{site.mode.label}, no-go: {site.no_go_reason.label}" if site.no_go_reason else f"{site.mode.label}, no-go"
 
 
 def questionnaire_data(profile: SecurityProfile, *, exported_by: str, now: datetime | None = None) -> QuestionnaireData:

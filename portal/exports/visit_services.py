@@ -8,9 +8,7 @@ questionnaire's are. Services flush and audit; views commit (DESIGN.md §3)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
@@ -22,7 +20,7 @@ from portal.errors import DomainError
 from portal.exports.importer import plan_fingerprint
 from portal.exports.models import ExcelImport, ImportKind, ImportStatus
 from portal.exports.profile_workbook import Audience, ProfileWorkbookData, check_digest
-from portal.exports.queries import profile_workbook_data
+from portal.exports.queries import profile_workbook_data, visit_plan  # noqa: F401 (visit_plan: the routes' verb)
 from portal.exports.services import PreviewOutdated, is_expired
 from portal.exports.visit_import import (
     CONFLICT,
@@ -33,12 +31,10 @@ from portal.exports.visit_import import (
     VisitExpectation,
     plan_checks,
 )
-from portal.exports.visit_workbook import CLEAR_NOTE, VisitPlanRow
+from portal.exports.visit_workbook import CLEAR_NOTE
 from portal.profiles.models import SecurityProfile
-from portal.validations.models import Validation, ValidationSite
-from portal.validations.recognition import planning_recognition
+from portal.validations.models import Validation
 from portal.validations.verification import CheckInput, Verified, checks_of, save_checks
-from portal.validations.workflow import VisitStatus
 
 
 def validation_label(validation: Validation) -> str:
@@ -61,67 +57,6 @@ def workbook_data(validation: Validation, profile: SecurityProfile) -> ProfileWo
         criteria.append(row)
     return replace(data, criteria=criteria, validation_id=validation.id, validation_label=validation_label(validation),
                    notes=(*data.notes, CLEAR_NOTE))
-
-
-def _local(moment: datetime, zone_name: str) -> datetime:
-    """A UTC time as the naive wall-clock time of the site's zone (Excel has no time zones)."""
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).replace(tzinfo=None)
-
-
-def visit_plan(validation: Validation) -> list[VisitPlanRow]:
-    """The validation's sites and visits, in local time, for the workbook's "Visit plan" sheet.
-
-    A site marked covered by a foreign validation under an MRA names the program and certificate relied
-    on (as recorded when it was marked, with the certification's expiry while it is still on the account)
-    and says when the coverage no longer counts. A site planned for a CBP visit whose country a recognised
-    certification of the account covers names that certification too, so the specialist has it on site.
-    """
-    recognition = planning_recognition(validation)
-    offered = {offer.site.id: offer for offer in recognition.offers if offer.site is not None}
-    team = ", ".join(user.full_name for user in validation.team)
-    lead = validation.lead.full_name
-    rows: list[VisitPlanRow] = []
-    for site in validation.sites:
-        address = site.address
-        name = address.name or address.city
-        mra: dict[str, Any] = {}
-        lapsed = ""
-        if site.mra_covered:
-            certification = site.mra_certification
-            program = certification.program if certification is not None else site.mra_program
-            mra = {"mra_program": program.display_name if program is not None else "",
-                   "mra_certificate": site.mra_certificate_number
-                   or (certification.certificate_number if certification is not None else ""),
-                   "mra_expires_on": certification.expires_on if certification is not None else None}
-            check = recognition.covered.get(site.id)
-            if check is not None and not check.valid:
-                lapsed = f" (the coverage no longer counts: {check.problem})"
-        elif site.id in offered:
-            coverage = offered[site.id].coverage
-            mra = {"mra_program": coverage.program.display_name,
-                   "mra_certificate": coverage.certification.certificate_number,
-                   "mra_expires_on": coverage.certification.expires_on}
-        visits = [v for v in validation.visits if v.site_id == site.id and v.status != VisitStatus.CANCELLED]
-        if site.no_go or not visits:
-            rows.append(VisitPlanRow(name, address.one_line, None, None, address.timezone or "",
-                                     _site_mode(site) + lapsed, lead, team, **mra))
-            continue
-        for visit in visits:
-            rows.append(VisitPlanRow(name, address.one_line, _local(visit.starts_at, visit.timezone),
-                                     _local(visit.ends_at, visit.timezone), visit.timezone,
-                                     f"{visit.mode.label}, {visit.status.label.lower()}", lead, team, **mra))
-    return rows
-
-
-def _site_mode(site: ValidationSite) -> str:
-    if not site.no_go:
-        return f"{site.mode.label}, not scheduled yet"
-    # The reason tells the team why nobody goes there: covered by a foreign program's validation, say.
-    return f"{site.mode.label}, no-go: {site.no_go_reason.label}" if site.no_go_reason else f"{site.mode.label}, no-go"
 
 
 def expectation_for(validation: Validation, profile: SecurityProfile) -> VisitExpectation:

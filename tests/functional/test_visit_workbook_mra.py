@@ -14,11 +14,8 @@ from openpyxl import load_workbook
 
 from portal.clock import today
 from portal.db import db_session
-from portal.exports import visit_services
-from portal.exports.profile_workbook import Audience, build_profile_workbook
-from portal.exports.visit_workbook import MRA_COLUMNS, VISIT_PLAN
+from portal.exports.columns import MRA_COLUMNS, VISIT_PLAN
 from portal.partners import mra
-from portal.profiles.models import SecurityProfile
 from portal.profiles.services import profile_for_account
 from portal.validations import recognition, services
 from portal.validations.models import Validation, ValidationSite
@@ -81,6 +78,20 @@ def test_covered_sites_carry_the_program_certificate_and_expiry(app, client, log
     assert any("type CLEAR" in note for note in notes)
 
 
+def test_the_profiles_own_visit_workbook_shows_the_certificates_too(app, client, login, cast, covered):
+    """The visit workbook downloaded from the profile (the account's newest validation) has the same visit
+    plan sheet, built by the same function."""
+    with app.app_context():
+        profile_id = profile_for_account(db_session.get(Validation, covered["validation"]).account).id
+    login(cast.email("reviewer"))
+    response = client.get(f"/profiles/{profile_id}/visit-workbook.xlsx")
+    assert response.status_code == 200
+    header, rows = plan_rows(response.get_data())
+    assert header[:-1] == [c.header for c in VISIT_PLAN]
+    assert (rows["Monterrey plant"][-3], rows["Monterrey plant"][-2]) == (MX_NAME, CERTIFICATE)
+    assert rows[covered["hq_city"]][-2] == CERTIFICATE and rows["Chicago DC"][-2] is None
+
+
 def test_a_removed_certification_keeps_what_was_relied_on_and_says_it_no_longer_counts(app, client, login, cast,
                                                                                        covered):
     with app.app_context():
@@ -116,13 +127,11 @@ def test_the_plan_is_this_validations_not_the_newest_one(app, client, login, cas
 def test_the_import_reads_the_new_and_the_older_layout_alike(app, client, login, cast, covered):
     login(cast.email("reviewer"))
     new_layout = download(client, covered["validation"])
-    with app.app_context():
-        validation = db_session.get(Validation, covered["validation"])
-        profile = profile_for_account(validation.account)
-        assert isinstance(profile, SecurityProfile)
-        out = io.BytesIO()   # the workbook as downloaded before the visit plan had its MRA columns
-        build_profile_workbook(visit_services.workbook_data(validation, profile), Audience.CBP, out)
-        db_session.rollback()
+    # The workbook as downloaded before the visit plan had its MRA columns: the same without them.
+    book = load_workbook(io.BytesIO(new_layout))
+    book["Visit plan"].delete_cols(len(VISIT_PLAN) - len(MRA_COLUMNS) + 1, len(MRA_COLUMNS))
+    out = io.BytesIO()
+    book.save(out)
     older = out.getvalue()
     book = load_workbook(io.BytesIO(older), read_only=True)
     assert "MRA program" not in next(book["Visit plan"].iter_rows(max_row=1, values_only=True))

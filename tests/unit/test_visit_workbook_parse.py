@@ -248,21 +248,24 @@ def test_plan_clears_only_what_is_stored_and_never_a_pre_filled_text():
 
 
 def test_the_visit_workbook_adds_mra_columns_and_the_marker_and_imports_as_before():
-    from portal.exports.visit_workbook import VISIT_PLAN, VisitPlanRow, build_visit_workbook
+    from portal.exports.columns import VISIT_PLAN
+    from portal.exports.profile_workbook import VisitRow
+    from portal.exports.visit_workbook import build_visit_workbook
 
     data = replace(profile_data([_criterion(cid) for cid in ("1.1", "1.2", "1.3")]), validation_id=11,
                    validation_label="Initial validation number 11")
-    plan = [VisitPlanRow("Planta Reynosa", "1 Blvd, Reynosa, MX", None, None, "America/Matamoros",
-                         "On site, no-go: Validated under a Mutual Recognition Arrangement", "Riley Reviewer",
-                         "Riley Reviewer", "Mexico: NEEC / OEA", "=OEA-MX-1", date(2027, 6, 30)),
-            VisitPlanRow("Dock 4", "1 Dock Road, Baltimore", None, None, "America/New_York", "On site", "R", "R")]
+    plan = [VisitRow("Planta Reynosa", "1 Blvd, Reynosa, MX", None, None, "America/Matamoros",
+                     "On site, no-go: Validated under a Mutual Recognition Arrangement", "Riley Reviewer",
+                     "Riley Reviewer", "Mexico: NEEC / OEA", "=OEA-MX-1", date(2027, 6, 30)),
+            VisitRow("Dock 4", "1 Dock Road, Baltimore", None, None, "America/New_York", "On site", "R", "R")]
     out = io.BytesIO()
     build_visit_workbook(data, plan, out)
     content = out.getvalue()
     book = load_workbook(io.BytesIO(content))
     assert book.sheetnames == [*SHEET_TITLES, "_meta"]
     rows = list(book["Visit plan"].iter_rows(values_only=True))
-    assert list(rows[0]) == [c.header for c in VISIT_PLAN] and list(rows[0][:8]) == [c.header for c in cols.VISIT_PLAN]
+    assert list(rows[0]) == [c.header for c in VISIT_PLAN]
+    assert list(rows[0][8:]) == ["MRA program", "MRA certificate", "Certificate expires"]
     assert rows[1][8:] == ("Mexico: NEEC / OEA", "'=OEA-MX-1", datetime(2027, 6, 30))   # text, never a formula
     assert rows[2][8:] == (None, None, None)
     assert book["Criteria"].data_validations.dataValidation[0].formula1 == '"Y,N,Partial,CLEAR"'

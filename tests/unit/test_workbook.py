@@ -195,8 +195,9 @@ def test_layout_and_print_settings():
         ws = book[name]
         assert ws.freeze_panes == "A2", name
         assert ws.page_setup.orientation == "landscape", name
-        # The 15-column Criteria sheet prints two pages across (ID repeated), the others one.
-        wide = name == "Criteria"
+        # The 15-column Criteria sheet and the 11-column visit plan (with its MRA columns) print two pages
+        # across (the first column repeated), the others one.
+        wide = name in {"Criteria", "Visit plan"}
         assert ws.page_setup.fitToWidth == (2 if wide else 1) and ws.page_setup.fitToHeight == 0, name
         assert ws.print_title_cols == ("$A:$A" if wide else None), name
         assert ws.page_setup.pageOrder == ("overThenDown" if wide else None), name
