@@ -4,6 +4,7 @@ at the first (used by `portal/catalog/loader.py`, which reads the files; DESIGN.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -180,38 +181,39 @@ class _Parser:
     # An entry with a problem is left out of the catalog but its number still counts as
     # "defined", so one typo does not also produce "missing" and "not defined" problems.
 
-    def _focus_areas(self, data: dict[str, Any]) -> list[FocusArea]:
-        areas: dict[int, FocusArea] = {}
-        for index, table in enumerate(self._tables(data, "focus_areas"), start=1):
-            number = self._number(table, "number", f"focus area #{index}", FOCUS_AREA_NUMBERS)
-            where = f"focus area #{index}" if number is None else f"focus area {number}"
-            self._check_keys(table, where, _FOCUS_AREA_KEYS, frozenset())
+    def _numbered(self, data: dict[str, Any], key: str, noun: str, numbers: range, keys: frozenset[str],
+                  defined: set[int]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """The entries of the table ``key`` whose number is valid and not taken yet, with the name to
+        report their problems under; each number is added to ``defined``. Afterwards, every number of
+        ``numbers`` that no entry defined is reported missing."""
+        for index, table in enumerate(self._tables(data, key), start=1):
+            number = self._number(table, "number", f"{noun} #{index}", numbers)
+            where = f"{noun} #{index}" if number is None else f"{noun} {number}"
+            self._check_keys(table, where, keys, frozenset())
             if number is None:
                 continue
-            if number in self.defined_areas:
+            if number in defined:
                 self.problems.append(f"{where}: defined more than once")
                 continue
-            self.defined_areas.add(number)
+            defined.add(number)
+            yield number, where, table
+        for number in numbers:
+            if number not in defined:
+                self.problems.append(f"{noun} {number} is missing")
+
+    def _focus_areas(self, data: dict[str, Any]) -> list[FocusArea]:
+        areas: dict[int, FocusArea] = {}
+        for number, where, table in self._numbered(data, "focus_areas", "focus area", FOCUS_AREA_NUMBERS,
+                                                   _FOCUS_AREA_KEYS, self.defined_areas):
             title = self._string(table, "title", where)
             if title is not None:
                 areas[number] = FocusArea(number=number, title=title)
-        for number in FOCUS_AREA_NUMBERS:
-            if number not in self.defined_areas:
-                self.problems.append(f"focus area {number} is missing")
         return list(areas.values())
 
     def _categories(self, data: dict[str, Any]) -> list[Category]:
         categories: dict[int, Category] = {}
-        for index, table in enumerate(self._tables(data, "categories"), start=1):
-            number = self._number(table, "number", f"category #{index}", CATEGORY_NUMBERS)
-            where = f"category #{index}" if number is None else f"category {number}"
-            self._check_keys(table, where, _CATEGORY_KEYS, frozenset())
-            if number is None:
-                continue
-            if number in self.defined_categories:
-                self.problems.append(f"{where}: defined more than once")
-                continue
-            self.defined_categories.add(number)
+        for number, where, table in self._numbered(data, "categories", "category", CATEGORY_NUMBERS,
+                                                   _CATEGORY_KEYS, self.defined_categories):
             title = self._string(table, "title", where)
             area = self._number(table, "focus_area", where, FOCUS_AREA_NUMBERS)
             if area is not None:
@@ -221,9 +223,6 @@ class _Parser:
                     continue
             if title is not None and area is not None:
                 categories[number] = Category(number=number, title=title, focus_area=area)
-        for number in CATEGORY_NUMBERS:
-            if number not in self.defined_categories:
-                self.problems.append(f"category {number} is missing")
         return list(categories.values())
 
     # -- criteria --------------------------------------------------------------------------
