@@ -147,7 +147,11 @@ def lazy_read_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_connection.autocommit = not write_transaction_wanted()
+        # Set on every checkout (the mode is not reset at checkin), and only when it changes: psycopg's
+        # setter takes the connection's lock and runs a generator even to set the value it has.
+        autocommit = not write_transaction_wanted()
+        if dbapi_connection.autocommit != autocommit:
+            dbapi_connection.autocommit = autocommit
 
     @event.listens_for(engine, "before_cursor_execute")
     def _begin_when_needed(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
@@ -166,7 +170,6 @@ def lazy_read_transactions(engine: Engine) -> None:
         try:
             if dbapi_connection.info.transaction_status != 0:
                 dbapi_connection.rollback()  # SQLAlchemy ended the transaction already; never leak one
-            dbapi_connection.autocommit = False
         except engine.dialect.loaded_dbapi.Error as error:
             record.invalidate(error)  # a broken connection is not reused
 

@@ -76,17 +76,19 @@ def seed_command() -> None:
                 fg="green")
 
 
-@bp.app_context_processor
-def _template_helpers() -> dict[str, Any]:
-    def account_mra_standings(account: Any) -> list[Any]:
-        return [certification_standing(row, today()) for row in queries.account_certifications(account.id)]
+def _account_mra_standings(account: Any) -> list[Any]:
+    return [certification_standing(row, today()) for row in queries.account_certifications(account.id)]
 
-    def mra_sites_covered(account: Any) -> list[Any]:
-        queries.account_certifications(account.id)  # loads programs and histories in two queries
-        return sites_covered_by_mra(account, today())
 
-    return {**TEMPLATE_PREDICATES, "account_mra_standings": account_mra_standings,
-            "mra_sites_covered": mra_sites_covered, "country_name": country_name, "ScreeningStatus": ScreeningStatus}
+def _mra_sites_covered(account: Any) -> list[Any]:
+    queries.account_certifications(account.id)  # loads programs and histories in two queries
+    return sites_covered_by_mra(account, today())
+
+
+# Template globals, set once (a context processor would copy them into every render).
+bp.record_once(lambda state: state.app.jinja_env.globals.update(
+    TEMPLATE_PREDICATES, account_mra_standings=_account_mra_standings, mra_sites_covered=_mra_sites_covered,
+    country_name=country_name, ScreeningStatus=ScreeningStatus))
 
 
 # --- helpers -----------------------------------------------------------------------------------------

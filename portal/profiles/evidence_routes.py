@@ -43,11 +43,11 @@ CATEGORY_ENDPOINT = "profiles.category"
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 
 
-@bp.app_context_processor
-def _upload_rules() -> dict[str, Any]:
-    # The partial is rendered by the questionnaire's views too; the rules it states come from one place.
-    return {"evidence_allowed": ALLOWED_DESCRIPTION, "evidence_accept": ACCEPT_ATTRIBUTE,
-            "evidence_max_mb": MAX_EVIDENCE_BYTES // (1024 * 1024)}
+# The partial is rendered by the questionnaire's views too; the rules it states come from one place. Template
+# globals, set once (a context processor would copy them into every render).
+bp.record_once(lambda state: state.app.jinja_env.globals.update(
+    evidence_allowed=ALLOWED_DESCRIPTION, evidence_accept=ACCEPT_ATTRIBUTE,
+    evidence_max_mb=MAX_EVIDENCE_BYTES // (1024 * 1024)))
 
 
 def criterion_anchor(criterion_id: str) -> str:

@@ -179,19 +179,18 @@ def mark_all_read():
     return _back()
 
 
-@bp.app_context_processor
-def _notification_helpers() -> dict[str, Any]:
+def unread_notifications() -> int | None:
     """``unread_notifications()`` for the header: the signed-in user's unread count, or None when
     nobody is signed in or the database cannot answer (an error page must still render)."""
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    if "unread_notifications" not in g:
+        try:
+            g.unread_notifications = unread_count(current_user.id)
+        except SQLAlchemyError:
+            g.unread_notifications = None
+    return g.unread_notifications
 
-    def unread_notifications() -> int | None:
-        if not getattr(current_user, "is_authenticated", False):
-            return None
-        if "unread_notifications" not in g:
-            try:
-                g.unread_notifications = unread_count(current_user.id)
-            except SQLAlchemyError:
-                g.unread_notifications = None
-        return g.unread_notifications
 
-    return {"unread_notifications": unread_notifications}
+# A template global, set once (a context processor would copy it into every render).
+bp.record_once(lambda state: state.app.jinja_env.globals.update(unread_notifications=unread_notifications))

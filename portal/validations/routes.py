@@ -74,10 +74,10 @@ def in_zone(value: datetime | None, zone_name: str, fmt: str = "%a %b %d, %Y %H:
         return value.strftime(fmt)
 
 
-@bp.app_context_processor
-def _helpers() -> dict[str, Any]:
-    return {**TEMPLATE_PREDICATES, "in_zone": in_zone, "validation_event_label": services.EVENT_LABELS.get,
-            "account_validations": queries.validations_of}
+# Template globals, set once (a context processor would copy them into every render).
+bp.record_once(lambda state: state.app.jinja_env.globals.update(
+    TEMPLATE_PREDICATES, in_zone=in_zone, validation_event_label=services.EVENT_LABELS.get,
+    account_validations=queries.validations_of))
 
 
 @bp.cli.command("run")
