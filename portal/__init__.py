@@ -3,7 +3,8 @@ blueprints, error pages and CLI commands."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from inspect import iscoroutinefunction
 from typing import Any
 
 from flask import Flask
@@ -11,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.config import PROJECT_ROOT, Config, check_production_settings
+from portal.templating import TemplateEnvironment
 
 
 class DatabaseIntConverter(IntegerConverter):
@@ -21,9 +23,36 @@ class DatabaseIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+SYNC_MEMO_ENTRIES = 2_000
+
+
+class PortalFlask(Flask):
+    """The portal's Flask application class: its templates' environment, and its hooks checked once."""
+
+    jinja_environment = TemplateEnvironment
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_functions: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks for every hook and view of every request whether it is a coroutine function
+        # (about 15 per page, each an ``inspect`` walk); the answer for a function never changes.
+        try:
+            return self._sync_functions[func]
+        except KeyError:
+            sync = self.async_to_sync(func) if iscoroutinefunction(func) else func
+            # Hooks and views are a few hundred functions; a callable made afresh per call is not kept.
+            if len(self._sync_functions) < SYNC_MEMO_ENTRIES:
+                self._sync_functions[func] = sync
+            return sync
+        except TypeError:  # an unhashable callable
+            return super().ensure_sync(func)
+
+
 def create_app(config: type[Config] | Mapping[str, Any] | None = None) -> Flask:
     """Build the application. ``config`` is a config class or a mapping of overrides on ``Config``."""
-    app = Flask(
+    app = PortalFlask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "portal" / "static"),

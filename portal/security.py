@@ -34,6 +34,16 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+# Sent with every response that does not set them itself.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+)
 
 
 @lru_cache(maxsize=1)
@@ -196,13 +206,10 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # A view may set its own (a download's CSP, say). Looked up in one pass over the response's
+        # headers: ``setdefault`` raises and catches a KeyError for each header that is missing.
+        present = {name.lower() for name, _ in headers}
+        headers.extend([header for header in SECURITY_HEADERS if header[0].lower() not in present])
         headers["X-Request-ID"] = g.get("request_id", "")
         if request.endpoint != "static" and (current_user.is_authenticated or "Cache-Control" not in headers):
             headers["Cache-Control"] = "no-store"

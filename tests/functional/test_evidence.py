@@ -288,6 +288,9 @@ def test_text_is_served_as_utf8_text_never_as_html(app, client, login, cast):
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="notes.txt"')
     assert "sandbox" in response.headers["Content-Security-Policy"]
+    # The download's own policy replaces the page policy, not added beside it.
+    assert len(response.headers.getlist("Content-Security-Policy")) == 1
+    assert response.headers.getlist("X-Frame-Options") == ["DENY"]
 
 
 def test_download_by_another_company_is_404_and_anonymous_must_sign_in(app, client, login, cast):

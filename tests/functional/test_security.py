@@ -126,6 +126,9 @@ def assert_baseline_headers(response) -> None:
     max_age = int(re.search(r"max-age=(\d+)", hsts).group(1))
     assert max_age >= 31536000 and "includeSubDomains" in hsts
     assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Permissions-Policy", "Cross-Origin-Opener-Policy",
+                 "Strict-Transport-Security", "X-Request-ID"):
+        assert len(headers.getlist(name)) == 1, name
 
 
 def test_public_page_has_the_security_headers(client):
