@@ -32,7 +32,8 @@ def test_no_template_global_is_added_after_templates_are_loaded(app, cast, login
     officer_pages = ["/", f"/profiles/{profile_id}", f"/profiles/{profile_id}/categories/1",
                      f"/profiles/{profile_id}/categories/1", f"/profiles/{profile_id}/categories/2"]
     _visit(app.test_client(), login, cast.email("officer_a"), officer_pages)
-    _visit(app.test_client(), login, cast.email("reviewer"), ["/", "/reviews", "/reviews/dashboard", "/criteria", "/mra-programs", "/calendar"])
+    staff_pages = ["/", "/reviews", "/reviews/dashboard", "/criteria", "/mra-programs", "/calendar"]
+    _visit(app.test_client(), login, cast.email("reviewer"), staff_pages)
     _visit(app.test_client(), login, cast.email("supervisor"), ["/", "/reviews"])
 
     assert app.jinja_env.globals == before
