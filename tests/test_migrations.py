@@ -61,6 +61,24 @@ def test_upgrade_head_matches_models_and_check_is_clean(empty_database: str) -> 
     command.check(_alembic(empty_database))
 
 
+def test_answers_keep_room_for_in_place_saves_after_migration(empty_database: str) -> None:
+    """Autogenerate does not compare storage parameters: the migrated fill factor is checked here."""
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has no fill factor")
+    from portal.profiles.models import ANSWERS_FILLFACTOR
+
+    config = _alembic(empty_database)
+    command.upgrade(config, "head")
+    engine = create_engine(empty_database)
+    query = text("SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'answers'")
+    with engine.connect() as conn:
+        assert conn.scalar(query) == f"fillfactor={ANSWERS_FILLFACTOR}"
+    command.downgrade(config, "dd214007b584")
+    with engine.connect() as conn:
+        assert conn.scalar(query) == ""
+    engine.dispose()
+
+
 def test_audit_table_is_append_only_after_migration(empty_database: str) -> None:
     command.upgrade(_alembic(empty_database), "head")
     engine = create_engine(empty_database)

@@ -40,11 +40,22 @@ class SecurityProfile(Base):
     versions: Mapped[list[ProfileVersion]] = relationship(back_populates="profile", order_by="ProfileVersion.number")
 
 
+ANSWERS_FILLFACTOR = 80
+
+
 class Answer(Base):
     """The partner's answer to one criterion: implementation status, narrative, N/A justification."""
 
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("profile_id", "criterion_id"),)
+    __table_args__ = (
+        UniqueConstraint("profile_id", "criterion_id"),
+        # Answers are rewritten by every autosave. With a fifth of each page left free, PostgreSQL
+        # writes the new version beside the old one (a HOT update: no index is touched, and the old
+        # version is pruned by the next read of the page). Full pages made every save add an entry
+        # to each index, and the category page then read through thousands of dead versions of the
+        # profile's answers until VACUUM came (docs/PERFORMANCE.md §5.16).
+        {"postgresql_with": {"fillfactor": ANSWERS_FILLFACTOR}},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     profile_id: Mapped[int] = mapped_column(ForeignKey("security_profiles.id", ondelete="CASCADE"), index=True)
