@@ -19,8 +19,9 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from flask import Flask, current_app
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+
+from portal.security import csrf_token
 
 EXTENSION = "fragment_cache"
 ROWS_EXTENSION = "row_cache"
@@ -65,7 +66,7 @@ class FragmentCache:
             self._entries.clear()
 
     def render(self, key: Hashable | None, render: Callable[[Callable[[], Markup]], str],
-               csrf: Callable[[], str] = generate_csrf) -> Markup:
+               csrf: Callable[[], str] = csrf_token) -> Markup:
         """The fragment of ``key``, rendered by ``render`` on a miss, with this session's CSRF token.
 
         ``render`` receives the function to call wherever the template wants ``csrf_token()``; ``csrf``

@@ -4,6 +4,7 @@ request ids, and the response headers of DESIGN.md §9 (strict CSP, HSTS, nosnif
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,9 +13,23 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, flash, g, has_request_context, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, logout_user
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import defer, joinedload
 
@@ -44,6 +59,66 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
 )
+
+
+# How long an app server hands out the same signed CSRF token for a session's secret (seconds).
+CSRF_TOKEN_REUSE_SECONDS = 300
+# Sessions whose tokens an app server keeps at once; past it the map starts again empty.
+CSRF_TOKENS_KEPT = 10_000
+_CSRF_TOKENS = "portal_csrf_tokens"
+
+
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with its serializer built once per secret key.
+
+    Flask builds the serializer (key list, signer, salt) twice per request, to read the cookie and to
+    write it; with the keys unchanged, it is the same object every time.
+    """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        # The keys are part of the key: a rotated secret (or its fallbacks) gets a serializer of its own.
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if len(self._serializers) >= 8:
+                self._serializers.clear()
+            self._serializers[keys] = serializer  # type: ignore[assignment]
+        return serializer
+
+
+def csrf_token() -> str:
+    """The session's signed CSRF token, as Flask-WTF's ``generate_csrf`` gives it, signed at most once
+    per ``CSRF_TOKEN_REUSE_SECONDS`` per session and app server.
+
+    Flask-WTF signs a new token (a timestamped HMAC of the session's secret) on every request that
+    renders a form, and every page has one (sign out). A token signed a few minutes ago names the same
+    secret and stays valid for ``WTF_CSRF_TIME_LIMIT`` (12 hours) less those minutes, so handing it out
+    again protects as much: the check on a POST is Flask-WTF's own, unchanged. The map is keyed by the
+    session's secret, which Flask-WTF keeps in the signed session cookie; a new secret (a new session)
+    gets a new token.
+    """
+    token = g.get("csrf_token")
+    if token is not None:
+        return str(token)
+    tokens: dict[str, tuple[str, float]] = current_app.extensions[_CSRF_TOKENS]
+    secret = session.get("csrf_token")
+    now = time.monotonic()
+    if secret is not None:
+        kept = tokens.get(secret)
+        if kept is not None and now - kept[1] < CSRF_TOKEN_REUSE_SECONDS:
+            g.csrf_token = kept[0]  # where Flask-WTF's form fields look first
+            return kept[0]
+    token = generate_csrf()
+    if len(tokens) >= CSRF_TOKENS_KEPT:
+        tokens.clear()
+    tokens[session["csrf_token"]] = (token, now)
+    return str(token)
 
 
 @lru_cache(maxsize=1)
@@ -173,6 +248,12 @@ def init_app(app: Flask) -> None:
     # users whose address changes (mobile networks, VPNs) without adding protection here.
     login_manager.session_protection = None
     csrf.init_app(app)
+    app.extensions[_CSRF_TOKENS] = {}
+    # In place of Flask-WTF's generate_csrf, which it also hands to every render by a context processor.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    processors = app.template_context_processors[None]
+    processors[:] = [p for p in processors if getattr(p, "__module__", None) != "flask_wtf.csrf"]
+    app.session_interface = PortalSessionInterface()
     if app.config.get("ENV_NAME") == "production":
         # DESIGN.md §9: the session cookie is Secure in production, whatever the environment says.
         app.config["SESSION_COOKIE_SECURE"] = True

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, g, get_template_attribute, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,7 +23,7 @@ from portal.notifications.inbox import unread_count
 from portal.pagination import page_numbers, parse_page
 from portal.reviews import dashboards, queries, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
-from portal.security import is_safe_next
+from portal.security import csrf_token, is_safe_next
 
 bp = Blueprint("queue", __name__)
 
@@ -64,7 +63,7 @@ def _cached_rows(name: str) -> Callable[..., Markup]:
 
     def csrf() -> str:  # the session's token, looked up once for all the rows of the page
         if not token:
-            token.append(generate_csrf())
+            token.append(csrf_token())
         return token[0]
 
     def render(*args: Hashable) -> Markup:

@@ -340,6 +340,63 @@ def test_the_token_works_in_a_form_field_and_in_the_header(csrf_app, cast):
     assert first.get("/dashboard").status_code == 302
 
 
+def test_a_session_keeps_its_signed_token_for_a_few_minutes_then_gets_a_fresh_one(csrf_app, cast, monkeypatch):
+    import portal.security as security
+
+    clock = [1000.0]
+    monkeypatch.setattr(security.time, "monotonic", lambda: clock[0])
+    first = csrf_app.test_client()
+    csrf_login(first, cast.email("officer_a"))
+    token = meta_csrf_token(first.get("/dashboard").get_data(as_text=True))
+    clock[0] += security.CSRF_TOKEN_REUSE_SECONDS - 1
+    again = first.get("/dashboard").get_data(as_text=True)
+    assert meta_csrf_token(again) == token
+    assert f'name="csrf_token" value="{token}"' in again, "the sign-out form carries the same token"
+
+    other = csrf_app.test_client()
+    csrf_login(other, cast.email("officer_b"))
+    assert meta_csrf_token(other.get("/dashboard").get_data(as_text=True)) != token, "a token per session"
+
+    clock[0] += 2
+    real = itsdangerous.timed.TimestampSigner.get_timestamp
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: real(self) + 301)
+    fresh = meta_csrf_token(first.get("/dashboard").get_data(as_text=True))
+    assert fresh != token, "signed again once the reuse window is over"
+    # Both name the session's secret: the older one is still accepted within the time limit.
+    assert first.post(f"/companies/{cast.company_a.id}/edit", data={"csrf_token": token}).status_code != 400
+    assert first.post("/auth/logout", headers={"X-CSRFToken": fresh}).status_code == 302
+    # A new session (after signing out) has a new secret, and so a new token.
+    after = meta_csrf_token(first.get("/auth/login").get_data(as_text=True))
+    assert after not in {token, fresh}
+
+
+def test_the_kept_tokens_are_bounded(csrf_app, monkeypatch):
+    import portal.security as security
+
+    monkeypatch.setattr(security, "CSRF_TOKENS_KEPT", 3)
+    tokens = {meta_csrf_token(csrf_app.test_client().get("/auth/login").get_data(as_text=True))
+              for _ in range(7)}
+    assert len(tokens) == 7
+    assert 1 <= len(csrf_app.extensions[security._CSRF_TOKENS]) <= 3
+
+
+def test_the_session_serializer_is_built_once_per_secret_key(app, cast, login):
+    interface = app.session_interface
+    serializer = interface.get_signing_serializer(app)
+    assert interface.get_signing_serializer(app) is serializer
+    test_client = app.test_client()
+    login(cast.email("officer_a"), test_client=test_client)
+    assert test_client.get("/dashboard").status_code == 200
+
+    cookie = test_client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    app.secret_key = "another-secret-key-another-secret-key-0123"
+    assert interface.get_signing_serializer(app) is not serializer
+    assert test_client.get("/dashboard").status_code == 302, "a cookie signed with the old key is not read"
+    app.config["SECRET_KEY_FALLBACKS"] = [serializer.secret_keys[-1]]
+    test_client.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    assert test_client.get("/dashboard").status_code == 200, "a fallback key still reads it"
+
+
 def test_a_stale_token_is_refused(database_url, tmp_path, cast, monkeypatch):
     app = make_test_app(database_url, tmp_path, WTF_CSRF_ENABLED=True, WTF_CSRF_TIME_LIMIT=60)
     test_client = app.test_client()
