@@ -506,7 +506,7 @@ def test_the_queue_issues_the_same_number_of_statements_for_10_and_500_profiles(
 
     add(10, now() - timedelta(days=120))
     login(cast.email("supervisor"))
-    urls = ["/reviews", "/reviews?sort=days_left&dir=desc&page=2", "/reviews?q=bulk&overdue=1",
+    urls = ["/reviews", "/reviews?sort=days_left&dir=desc", "/reviews?q=bulk&overdue=1",
             "/reviews/dashboard"]
     few = {url: count_statements(app, client, url) for url in urls}
     add(490, now() - timedelta(days=30))
@@ -516,6 +516,12 @@ def test_the_queue_issues_the_same_number_of_statements_for_10_and_500_profiles(
     assert len(row_ids(many["/reviews"][1])) == 25 and "of 500 reviews" in many["/reviews"][1]
     assert len(row_ids(few["/reviews"][1])) == 10
     assert few["/reviews"][0] <= 12
+    # The page and its total are one statement; a page past the end asks for the total, then the last page.
+    in_range, html = count_statements(app, client, "/reviews?sort=days_left&dir=desc&page=20")
+    past_end, past_html = count_statements(app, client, "/reviews?sort=days_left&dir=desc&page=21")
+    assert "Showing 476 to 500 of 500" in html and "Showing 476 to 500 of 500" in past_html
+    assert row_ids(html) == row_ids(past_html) and len(row_ids(html)) == 25
+    assert past_end == in_range + 2
 
 
 # -- dashboards ------------------------------------------------------------------------------------
