@@ -346,6 +346,30 @@ def test_pagination_edges(app, client, login, cast, ids):
     assert "/reviews?page=2&amp;status=all&amp;sort=company&amp;dir=desc" in html
 
 
+def test_postgresql_plans_the_queue_statement_once(app, cast, ids, database_url):
+    """The page statement is prepared by psycopg after 5 executions, one per page (LIMIT and OFFSET are in
+    its text), and PostgreSQL then plans it once (a generic plan) instead of at every execution. With LIMIT
+    and OFFSET as parameters, the generic plan of the program-scale queue was never chosen
+    (docs/PERFORMANCE.md §5.17); here there would be one statement for both pages."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite has no prepared statements on the server")
+    from sqlalchemy import text
+
+    with app.app_context():
+        bulk_reviews(60, ids["officer_a"], start=now() - timedelta(days=20))
+        db_session.commit()
+        reviewer = db_session.get(User, ids["reviewer"])
+        for page in (1, 2) * 14:
+            result = queue.queue_page(queue.QueueFilters(), queue.QueueSort(), page, user=reviewer)
+            assert len(result.rows) == 25 and result.total == 60
+        plans = db_session.execute(text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%page_ids%'")).all()
+        db_session.rollback()
+    assert len(plans) == 2, "one prepared statement per page: the page is part of its text"
+    for generic, custom in plans:
+        assert generic >= 1 and custom <= 5, (generic, custom)
+
+
 def test_an_empty_queue(client, login, cast):
     login(cast.email("supervisor"))
     html = get(client, "/reviews?page=3")
