@@ -225,11 +225,11 @@ def _statements(filters: QueueFilters, sort: QueueSort) -> tuple[Select[Any], Se
     page with no row (an empty queue, or a page past the end). Built once per shape.
 
     The page statement reads the page's review ids in a subquery (LIMIT and OFFSET over ``reviews``
-    alone when no filter needs the joins), then joins the rows'
-    tables and correlated subqueries to those ids only (a deferred join: the subqueries run 25 times,
-    not OFFSET + 25 times). The total is an uncorrelated scalar subquery, which both databases run
-    once per statement. One statement instead of three saves two round trips and two passes through
-    the ORM's session per page (docs/PERFORMANCE.md §5.17), and reads count and rows from one snapshot.
+    alone when no filter needs the joins), then joins the rows' tables and correlated subqueries to
+    those ids only (a deferred join: the subqueries run 25 times, not OFFSET + 25 times). The total is
+    an uncorrelated scalar subquery, which both databases run once per statement. One statement instead
+    of three saves two round trips and two passes through the ORM's session per page
+    (docs/PERFORMANCE.md §5.17), and reads count and rows from one snapshot.
 
     Building these statements cost more than running them (a page of the queue is requested all
     day); the values that differ between requests are bound parameters. ``filters.q`` is part of
