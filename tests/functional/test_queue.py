@@ -364,10 +364,17 @@ def test_postgresql_plans_the_queue_statement_once(app, cast, ids, database_url)
             assert len(result.rows) == 25 and result.total == 60
         plans = db_session.execute(text(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%page_ids%'")).all()
+        # The supervisor dashboard's list awaiting approval: no parameter left, one plan from the start.
+        for _ in range(8):
+            dashboards.awaiting_approval()
+        awaiting = db_session.execute(text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%recommender%'")).all()
         db_session.rollback()
     assert len(plans) == 2, "one prepared statement per page: the page is part of its text"
     for generic, custom in plans:
         assert generic >= 1 and custom <= 5, (generic, custom)
+    assert len(awaiting) == 1 and awaiting[0][0] >= 1 and awaiting[0][1] == 0, awaiting
 
 
 def test_an_empty_queue(client, login, cast):
