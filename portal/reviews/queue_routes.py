@@ -3,7 +3,7 @@ and the in-app notifications inbox of every signed-in user."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,10 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from forms.reviews import AssignSelectedForm
 from portal.auth.models import User
-from portal.auth.permissions import can_assign_reviews, ensure, staff_required
+from portal.auth.permissions import can_assign_reviews, can_take_review, ensure, staff_required
 from portal.db import db_session
 from portal.errors import DomainError
-from portal.fragment_cache import row_cache
+from portal.fragment_cache import fragment_cache, row_cache
 from portal.notifications import inbox
 from portal.notifications.inbox import unread_count
 from portal.pagination import page_numbers, parse_page
@@ -39,22 +39,55 @@ def index():
     can_assign = can_assign_reviews(current_user)
     # One reviewer list per page (not per row): the page stays the same size however many staff there are.
     assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
+    me = current_user._get_current_object()
+    list_args = {**filters.as_args(), **sort.as_args()}
     return render_template(
         "queue/index.html", result=result, filters=filters, sort=sort,
-        me=current_user._get_current_object(), queue_row=_cached_rows("queue_row"),
+        filter_form=_cached_part("filter_form", filters, sort, queue.STATUS_CHOICES, queue.ASSIGNED_CHOICES,
+                                 queue.TARGET_DAYS),
+        table_head=_cached_part("table_head", filters, sort),
+        rows=_cached_rows("queue_row", [(row, can_take_review(me, row), assignable) for row in result.rows]),
+        pagination=_cached_part("pagination", result.page, result.pages, page_numbers(result.page, result.pages),
+                                "queue.index", list_args, label="Pages of the review queue", template=_MACROS),
         reviewers=services.reviewer_choices() if assignable else [], can_assign=assignable,
-        status_choices=queue.STATUS_CHOICES, assigned_choices=queue.ASSIGNED_CHOICES,
-        sort_labels=queue.SORT_LABELS, page_numbers=page_numbers(result.page, result.pages),
-        target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
+        sort_labels=queue.SORT_LABELS, target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
     )
 
 
-def _cached_rows(name: str) -> Callable[..., Markup]:
-    """The macro ``name`` of queue/_rows.html, rendered through the row cache.
+_PARTS = "queue/_parts.html"
+_MACROS = "queue/_macros.html"
 
-    A row's HTML is a function of the macro's arguments (a frozen, hashable QueueRow and the user's
+
+def _key_of(value: Any) -> Hashable:
+    """``value`` as part of a cache key: a dict (the choices, the query arguments) or a list (the page
+    numbers) as a tuple."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _cached_part(name: str, *args: Any, template: str = _PARTS, **kwargs: Any) -> Markup:
+    """The macro ``name`` of ``template`` (queue/_parts.html: the filter form and the table's header;
+    queue/_macros.html: the pagination), rendered through the fragment cache.
+
+    These parts are functions of their arguments alone (the filters, the sort, the page numbers), so
+    the arguments and the root path their links start with are the key: a reviewer working the queue
+    renders them once per combination, not once per page view. None holds a form with a CSRF token.
+    """
+    macro = get_template_attribute(template, name)
+    key = (template, name, request.script_root, *map(_key_of, args), *((k, _key_of(v)) for k, v in kwargs.items()))
+    return fragment_cache().render(key, lambda _placeholder: macro(*args, **kwargs))
+
+
+def _cached_rows(name: str, rows: Iterable[tuple[Hashable, ...]]) -> Markup:
+    """The macro ``name`` of queue/_rows.html for each tuple of arguments in ``rows``, rendered through
+    the row cache, as one piece of HTML.
+
+    A row's HTML is a function of the macro's arguments (a QueueRow, a named tuple, and the user's
     rights on it), so they are the key, with the root path its links start with. A reviewer paging
-    through the queue renders each row once for as long as it does not change.
+    through the queue renders each row once for as long as it does not change. The rows are looked up
+    here rather than by a loop in the template: Jinja's call of a Python function cost more than the
+    cached row's lookup itself.
     """
     macro = get_template_attribute("queue/_rows.html", name)
     cache = row_cache()
@@ -66,9 +99,9 @@ def _cached_rows(name: str) -> Callable[..., Markup]:
             token.append(csrf_token())
         return token[0]
 
-    def render(*args: Hashable) -> Markup:
-        return cache.render((name, root, *args), lambda placeholder: macro(*args, csrf=placeholder), csrf)
-    return render
+    return Markup("".join([  # noqa: S704 - rows rendered by an autoescaping template
+        cache.render((name, root, *args), lambda placeholder, args=args: macro(*args, csrf=placeholder), csrf)
+        for args in rows]))
 
 
 @bp.route("/reviews/assign", methods=["POST"])
@@ -124,7 +157,7 @@ def dashboard():
             "chart_max": max([m.total for m in months] + [1]),
         }
     return render_template("queue/dashboard.html", mine=mine, supervisor=supervisor, ReviewStatus=ReviewStatus,
-                           overdue_item=_cached_rows("overdue_item"),
+                           overdue_items=_cached_rows("overdue_item", [(row,) for row in mine.my_overdue.rows]),
                            Recommendation=Recommendation, target_days=queue.TARGET_DAYS)
 
 

@@ -1,6 +1,7 @@
-"""The review queue's row cache (portal/fragment_cache.py, queue_routes._row_renderer): every change of
+"""The review queue's row cache (portal/fragment_cache.py, queue_routes._cached_rows): every change of
 what a row shows reaches the queue after the row was cached, each user sees the actions of their own
-rights, and each session gets its own CSRF token in a cached row."""
+rights, each session gets its own CSRF token in a cached row; and the queue page's cached parts (filter
+form, table header, pagination) are what an app without the cache renders."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from portal.auth.models import User
 from portal.companies.models import Company
 from portal.db import db_session
-from portal.fragment_cache import row_cache
+from portal.fragment_cache import fragment_cache, row_cache
 from portal.reviews.models import Review
 from portal.reviews.workflow import ReviewStatus
 from tests import factories
@@ -209,3 +210,50 @@ def test_the_dashboards_overdue_list_shows_a_change_made_after_it_was_cached(app
         db_session.commit()
     after = overdue()
     assert "Renamed Freight LLC" in after and "10 days past" in after and "Harbor Freight" not in after
+
+
+def _blank_tokens(html: str) -> str:
+    """A page with what differs per request blanked: its session's CSRF tokens (meta and hidden fields)
+    and the request id in the footer."""
+    html = re.sub(r'(name="csrf_token" value=")[^"]+"', r'\1"', html)
+    html = re.sub(r'(name="csrf-token" content=")[^"]+"', r'\1"', html)
+    return re.sub(r"Request [0-9a-f]{32}", "Request", html)
+
+
+# Filters and orders of the queue whose parts (filter form, table header, pagination) differ.
+QUEUE_VIEWS = (
+    "/reviews",
+    "/reviews?page=2",
+    "/reviews?status=all&sort=company&dir=desc",
+    "/reviews?q=Harbor&assigned=unassigned&overdue=1",
+    "/reviews?business_type=importer&sort=days_left",
+)
+
+
+def test_the_queues_cached_parts_are_what_an_app_without_the_cache_renders(app, client, login, cast, database_url,
+                                                                             tmp_path):
+    """The filter form, the table's header and the pagination are kept in the fragment cache by their
+    arguments: each view of the queue, shown again from the cache, is the page an app without the
+    cache renders, and views with other filters, order or page get their own parts."""
+    with app.app_context():
+        bulk_reviews(30, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=100),
+                     name=lambda i: f"Harbor Freight {i:02d} LLC")
+        db_session.commit()
+    login(cast.email("supervisor"))
+    cache = fragment_cache(app)
+    first = {url: _queue(client, url) for url in QUEUE_VIEWS}
+    hits = cache.hits
+    again = {url: _queue(client, url) for url in QUEUE_VIEWS}
+    assert cache.hits - hits >= 2 * len(QUEUE_VIEWS)          # filter form and header of each view
+    uncached = make_test_app(database_url, tmp_path, FRAGMENT_CACHE_ENTRIES=0, ROW_CACHE_ENTRIES=0)
+    fresh = uncached.test_client()
+    login(cast.email("supervisor"), test_client=fresh)
+    for url in QUEUE_VIEWS:
+        assert _blank_tokens(again[url]) == _blank_tokens(first[url]) == _blank_tokens(_queue(fresh, url)), url
+    assert len(fragment_cache(uncached)) == 0
+    # What each view's parts show is its own.
+    assert 'value="Harbor"' in first["/reviews?q=Harbor&assigned=unassigned&overdue=1"]
+    assert 'value="Harbor"' not in first["/reviews"]
+    assert 'aria-sort="descending"' in first["/reviews?status=all&sort=company&dir=desc"]
+    assert 'aria-current="page">2<' in first["/reviews?page=2"] and 'aria-current="page">1<' in first["/reviews"]
+    assert re.search(r'<option value="importer" selected>', first["/reviews?business_type=importer&sort=days_left"])
