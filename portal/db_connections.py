@@ -5,7 +5,10 @@ PostgreSQL connection health, each as engine and pool events (DESIGN.md §4).
   reads, so that a request that only read can end with COMMIT (``db.end_read_only_transaction``).
 - **SQLite.** WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for requests that may write
   (a deferred transaction that reads and then writes cannot upgrade its snapshot under contention),
-  retried in short steps while another writer holds the lock.
+  retried in short steps while another writer holds the lock. A view registered with
+  ``writes_begin_late`` (autosave) reads outside a transaction, as on PostgreSQL, and takes the lock
+  with ``BEGIN IMMEDIATE`` just before its first write: SQLite has one writer at a time, and the lock
+  then covers the writes alone, not the reads and the work between them.
 - **PostgreSQL reads without BEGIN.** A GET checks its connection out in autocommit, the default
   of Django and of PostgreSQL itself, and a transaction starts just before the first statement
   that needs one (a write, a row lock, a savepoint, a server-side cursor). At READ COMMITTED every
@@ -46,6 +49,30 @@ _WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALT
 _ROW_LOCK = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
 _WROTE = "portal_transaction_wrote"
 _CHECKED_IN_AT = "portal_checked_in_at"
+
+
+# Views whose writes are checked by their rows' version alone (optimistic locking): see writes_begin_late.
+_LATE_WRITE_ENDPOINTS: set[str] = set()
+
+
+def writes_begin_late(endpoint: str) -> None:
+    """Let the view ``endpoint`` read before its write transaction begins (SQLite; PostgreSQL's reads
+    see their own snapshot anyway, at READ COMMITTED).
+
+    Only for a view whose every write is an UPDATE checked by the row's version (``version_id_col``) or
+    an INSERT of a new row, so that nothing it read can be changed by another writer unseen between its
+    reads and its write: the version check turns that into a conflict, as on PostgreSQL. What the view
+    checked of other rows (the profile still editable) holds as of its read, as on PostgreSQL at READ
+    COMMITTED: an autosave racing the profile's submission lands in the draft answers, after the
+    submitted version was frozen, and nothing typed is lost. Without it, the writer's lock is held from
+    the request's first statement (the signed-in user) to its commit, and concurrent autosaves of
+    different answers wait for each other's reads and form checks.
+    """
+    _LATE_WRITE_ENDPOINTS.add(endpoint)
+
+
+def _begins_late() -> bool:
+    return has_request_context() and request.endpoint in _LATE_WRITE_ENDPOINTS
 
 
 def write_transaction_wanted() -> bool:
@@ -111,10 +138,18 @@ def tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_on_begin(conn: Any) -> None:
-        if write_transaction_wanted():
-            begin_immediate(conn.connection.dbapi_connection)
-        else:
+        if not write_transaction_wanted():
             conn.exec_driver_sql("BEGIN")
+        elif not _begins_late():
+            begin_immediate(conn.connection.dbapi_connection)
+        # Else the view reads in autocommit until its first write (writes_begin_late).
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _sqlite_begin_at_first_write(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi_connection = cursor.connection
+        # Only a view that begins late is outside a transaction here: every other one began at "begin".
+        if not dbapi_connection.in_transaction and _needs_transaction(statement):
+            begin_immediate(dbapi_connection)
 
 
 def begin_immediate(dbapi_connection: Any) -> None:

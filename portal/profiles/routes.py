@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from forms.questionnaire import AutosaveForm, build_category_form, field_key
@@ -17,6 +18,7 @@ from portal.action_plans.models import ActionPlan
 from portal.auth.permissions import can_edit_profile, can_view_profile, ensure
 from portal.clock import utcnow
 from portal.db import db_session
+from portal.db_connections import writes_begin_late
 from portal.errors import DomainError, StaleEdit
 from portal.fragment_cache import fragment_cache
 from portal.profiles import queries, services
@@ -48,8 +50,12 @@ def _answer_input(status: str | None, narrative: str | None, justification: str 
 # The profile (and on the category page the fingerprint of the category) is read in the statement that
 # loads the signed-in user.
 read_with_user("profiles.category", queries.CATEGORY_READ)
-for _endpoint in ("profiles.overview", "profiles.dashboard", "profiles.autosave"):
+for _endpoint in ("profiles.overview", "profiles.dashboard"):
     read_with_user(_endpoint, queries.PROFILE_READ)
+# Autosave also reads the answer it saves with the user; its one write is that answer's, checked by
+# version (and its audit event), so on SQLite it takes the writer's lock only to write.
+read_with_user("profiles.autosave", queries.AUTOSAVE_READ)
+writes_begin_late("profiles.autosave")
 
 
 @bp.route("/profiles/<int:profile_id>")
@@ -186,7 +192,7 @@ def autosave(profile_id: int, criterion_id: str):
         answer = services.save_answer(
             profile, criterion,
             _answer_input(form.status.data, form.narrative.data, form.justification.data, form.version.data),
-            by=current_user,
+            by=current_user, stored=queries.stored_answer(profile, criterion.id),
         )
     except StaleEdit as error:
         db_session.rollback()
@@ -194,9 +200,10 @@ def autosave(profile_id: int, criterion_id: str):
         return jsonify({"ok": False, "conflict": True, "error": error.message, "mine": error.mine,
                         "theirs": error.theirs, "version": current.version if current else None,
                         "by": current.updated_by.full_name if current and current.updated_by else None}), 409
-    except StaleDataError:
+    except (StaleDataError, IntegrityError):
         # Another save of this answer committed between our read and our UPDATE (the version in its WHERE
-        # clause no longer matched): the same conflict as above, as JSON for the page's script.
+        # clause no longer matched), or inserted the first answer to this criterion before our INSERT
+        # (the answer's unique key): the same conflict as above, as JSON for the page's script.
         db_session.rollback()
         current = queries.answers_of(profile).get(criterion.id)
         return jsonify({"ok": False, "conflict": True, "error": f"Someone else saved criterion {criterion.id} "

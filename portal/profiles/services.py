@@ -4,6 +4,7 @@ link evidence, and remember where the user left off. Services flush and audit; v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from sqlalchemy import select
 
@@ -69,9 +70,22 @@ def check_answer_input(data: AnswerInput) -> list[tuple[str, str]]:
     return problems
 
 
-def save_answer(profile: SecurityProfile, criterion: Criterion, data: AnswerInput, *, by: User) -> Answer | None:
+class NotRead(Enum):
+    """The answer to save has not been read yet (``save_answer`` reads it)."""
+
+    NOT_READ = "not read"
+
+
+NOT_READ = NotRead.NOT_READ
+
+
+def save_answer(profile: SecurityProfile, criterion: Criterion, data: AnswerInput, *, by: User,
+                stored: Answer | None | NotRead = NOT_READ) -> Answer | None:
     """Save one answer as a draft. Incomplete answers are kept (nothing typed is lost);
     completeness is judged at submission. Returns None for an untouched, never-saved criterion.
+
+    ``stored`` is the criterion's answer (None: none yet) when the caller read it already, in this
+    transaction or before it: its version is checked by the UPDATE either way.
 
     :raise DomainError: when the profile is not editable or a text is over its limit.
     :raise StaleEdit: when someone saved the same answer since the form was loaded.
@@ -83,7 +97,7 @@ def save_answer(profile: SecurityProfile, criterion: Criterion, data: AnswerInpu
         raise DomainError(problems[0][1], field=problems[0][0])
     answer = db_session.scalar(
         select(Answer).where(Answer.profile_id == profile.id, Answer.criterion_id == criterion.id)
-    )
+    ) if stored is NOT_READ else stored
     if answer is None:
         if data.status is None and not data.narrative and not data.justification:
             return None  # an untouched criterion on a saved page: nothing to store

@@ -136,6 +136,135 @@ def test_autosave_reads_the_profile_with_the_signed_in_user(app, client, login, 
     assert _answer(app, profile_id, "4.2") is None
 
 
+def _selects_of(app, call):  # noqa: ANN001, ANN202
+    """The SELECT statements ``call()`` sends, and what it returned."""
+    engine = app.extensions["db_engine"]
+    selects: list[str] = []
+
+    def before(conn, cursor, statement, *args):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        return selects, call()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_autosave_reads_the_answer_with_the_signed_in_user(app, client, login, cast, profile_id):
+    """The answer an autosave saves is read in the user's statement too, whether it exists yet or not:
+    no other statement reads it, and the save still checks its version."""
+    with app.app_context():
+        factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="First text")
+        db_session.commit()
+    login(cast.email("employee_a"))
+    for criterion_id, version, expected in (("1.1", "1", 2), ("1.2", "", 1)):
+        selects, response = _selects_of(app, lambda c=criterion_id, v=version: client.post(
+            f"/profiles/{profile_id}/criteria/{c}/autosave",
+            data={"status": "implemented", "narrative": f"Saved for {c}", "version": v}))
+        assert response.status_code == 200 and response.json["version"] == expected, response.json
+        assert "session_token" in selects[0] and "answers" in selects[0]
+        assert not any("FROM answers" in statement for statement in selects[1:]), selects
+        assert _answer(app, profile_id, criterion_id).narrative == f"Saved for {criterion_id}"
+    # The version read with the user is the one the UPDATE checks: an old one is a conflict.
+    response = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
+                           data={"status": "implemented", "narrative": "From an old page", "version": "1"})
+    assert response.status_code == 409 and response.json["theirs"] == "Saved for 1.1"
+
+
+def _other_writer(app, monkeypatch, sql: str, **values: object) -> list[str]:  # noqa: ANN001
+    """Make another connection run ``sql`` and commit, between the moment autosave has read the answer
+    and its write (the answer read with the user is handed to the service then)."""
+    from sqlalchemy import create_engine, text
+
+    from portal.profiles import queries
+
+    done: list[str] = []
+    original = queries.stored_answer
+
+    def in_between(profile, criterion_id):  # noqa: ANN001, ANN202
+        stored = original(profile, criterion_id)
+        # Not the app's engine: a plain connection of its own, as another app server would have. On SQLite
+        # it would wait for the writer's lock if autosave held it while reading, and fail after 5 seconds.
+        other = create_engine(app.extensions["db_engine"].url)
+        try:
+            with other.begin() as connection:
+                connection.execute(text(sql), {"profile_id": profile.id, "criterion_id": criterion_id, **values})
+        finally:
+            other.dispose()
+        done.append(criterion_id)
+        return stored
+
+    monkeypatch.setattr(queries, "stored_answer", in_between)
+    return done
+
+
+def test_a_save_committed_between_autosaves_read_and_write_is_a_conflict(app, client, login, cast, profile_id,
+                                                                           monkeypatch):
+    with app.app_context():
+        factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="First text")
+        db_session.commit()
+    login(cast.email("employee_a"))
+    done = _other_writer(app, monkeypatch, "UPDATE answers SET narrative = 'Saved in between', version = version + 1 "
+                         "WHERE profile_id = :profile_id AND criterion_id = :criterion_id")
+    response = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
+                           data={"status": "implemented", "narrative": "Mine", "version": "1"})
+    assert done == ["1.1"]
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert response.json["theirs"] == "Saved in between" and response.json["version"] == 2
+    assert _answer(app, profile_id, "1.1").narrative == "Saved in between"
+
+
+def test_a_first_answer_inserted_between_autosaves_read_and_write_is_a_conflict(app, client, login, cast,
+                                                                                 profile_id, monkeypatch):
+    from datetime import UTC, datetime
+
+    login(cast.email("employee_a"))
+    done = _other_writer(app, monkeypatch, "INSERT INTO answers (profile_id, criterion_id, narrative, justification, "
+                         "updated_at, version) VALUES (:profile_id, :criterion_id, 'Inserted in between', '', :now, 1)",
+                         now=datetime.now(UTC).replace(tzinfo=None))
+    response = client.post(f"/profiles/{profile_id}/criteria/1.2/autosave",
+                           data={"status": "implemented", "narrative": "Mine", "version": ""})
+    assert done == ["1.2"]
+    assert response.status_code == 409, response.get_data(as_text=True)
+    assert response.json["theirs"] == "Inserted in between" and response.json["version"] == 1
+    assert _answer(app, profile_id, "1.2").narrative == "Inserted in between"
+
+
+def test_autosave_takes_sqlites_writer_lock_only_to_write(app, client, login, cast, profile_id, database_url):
+    """On SQLite autosave reads outside a transaction and begins its write transaction (BEGIN IMMEDIATE,
+    the writer's lock) just before its first write, while another POST holds it from its first statement.
+    On PostgreSQL, which has no writer's lock, both run in a transaction from their first statement."""
+    engine = app.extensions["db_engine"]
+    sqlite = database_url.startswith("sqlite")
+    seen: list[tuple[str, bool]] = []
+
+    def before(conn, cursor, statement, *args):  # noqa: ANN001
+        dbapi_connection = cursor.connection
+        # psycopg sends BEGIN with the first statement of a connection that is not in autocommit.
+        in_transaction = dbapi_connection.in_transaction if sqlite else not dbapi_connection.autocommit
+        seen.append((statement.lstrip().split()[0].upper(), in_transaction))
+
+    login(cast.email("employee_a"))
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        response = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
+                               data={"status": "implemented", "narrative": "Mine", "version": ""})
+        autosave, seen[:] = list(seen), []
+        client.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+            {"1.2": {"status": "implemented", "narrative": "By the page"}}))
+        category = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    assert response.status_code == 200 and _answer(app, profile_id, "1.2").narrative == "By the page"
+    first_write = next(index for index, (head, _) in enumerate(autosave) if head in {"INSERT", "UPDATE"})
+    assert first_write > 0
+    assert all(in_transaction != sqlite for _, in_transaction in autosave[:first_write]), autosave
+    assert all(in_transaction for _, in_transaction in autosave[first_write:]), autosave
+    assert category[0] == ("SELECT", True), category
+
+
 def test_autosave_of_a_crafted_or_inapplicable_criterion_is_404(app, client, login, cast, profile_id):
     login(cast.email("employee_a"))
     for criterion_id in ("99.9", "3.8", "6.4", "1.1;drop", "../1.1"):
