@@ -16,9 +16,12 @@ the application's own work; with PostgreSQL the server's work is not counted. Su
 - baseline: ``GET /hello`` of bench/hello.py;
 - category: the partner's category page 1 of the draft profile, viewed again (criteria from the
   fragment cache), signed in as its officer, carrying the session cookie the portal sends back;
-- category, first view: the same page with the fragment cache emptied before each request.
+- category, first view: the same page with the fragment cache emptied before each request;
+- queue: the review queue page 1, signed in as a reviewer (its rows, filter form, header and pagination
+  from the caches, as when a reviewer works the queue).
 
-The last line is ``category_instructions=<n> baseline_instructions=<m> category_ratio=<m/n>``.
+The last line is ``category_instructions=<n> baseline_instructions=<m> category_ratio=<m/n>
+queue_instructions=<q>``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ from bench.common import PROJECT_ROOT, cpu_count, describe, program_parser
 from bench.generate import SEED, ensure_generated
 
 WARMUP = 50
-SUBJECTS = ("baseline", "category", "category, first view")
+SUBJECTS = ("baseline", "category", "category, first view", "queue")
+# Who each portal subject is signed in as.
+USERS = {"category": "officer", "category, first view": "officer", "queue": "reviewer"}
 
 
 def _child(subject: str, requests: int, accounts: int, base_url: str | None, seed: int) -> None:
@@ -57,7 +62,7 @@ def _child(subject: str, requests: int, accounts: int, base_url: str | None, see
         # signing in would sign each other out.
         site = Site(accounts, url, subjects, users=())
         wsgi = site.app.wsgi_app
-        path = f"/profiles/{subjects.draft_profile_id}/categories/1"
+        path = "/reviews?page=1" if subject == "queue" else f"/profiles/{subjects.draft_profile_id}/categories/1"
         cookie = os.environ["BENCH_SESSION_COOKIE"]
         cache = site.app.extensions["fragment_cache"]
         before = cache.clear if subject == "category, first view" else None
@@ -91,14 +96,14 @@ def _child(subject: str, requests: int, accounts: int, base_url: str | None, see
         call()
 
 
-def _officer_cookie(accounts: int, url: str, subjects: Any) -> str:
-    """The officer's session cookie, from the real sign-in form."""
+def _session_cookies(accounts: int, url: str, subjects: Any) -> dict[str, str]:
+    """The officer's and the reviewer's session cookies, from the real sign-in forms."""
     from bench.pages import Site
 
-    site = Site(accounts, url, subjects, users=("officer",))
+    site = Site(accounts, url, subjects, users=("officer", "reviewer"))
     try:
-        cookies = site.clients["officer"]._cookies
-        return "; ".join(f"{key[2]}={value.value}" for key, value in cookies.items())
+        return {user: "; ".join(f"{key[2]}={value.value}" for key, value in client._cookies.items())
+                for user, client in site.clients.items()}
     finally:
         site.close()
 
@@ -132,12 +137,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # Generated before the children start, which then only read it.
     url, subjects = ensure_generated(args.accounts, args.database_url, seed=args.seed)
-    cookie = _officer_cookie(args.accounts, url, subjects)
+    cookies = _session_cookies(args.accounts, url, subjects)
     print(f"Instructions per request on {describe(url)} ({args.accounts:,} accounts): callgrind, "
           f"{args.requests} requests after {WARMUP} warm-up requests, in-process WSGI calls", flush=True)
     runs = [(subject, n) for subject in SUBJECTS for n in (0, args.requests)]
     with ThreadPoolExecutor(max_workers=cpu_count()) as pool:
-        counted = dict(zip(runs, pool.map(lambda run: _count(run[0], run[1], args, cookie), runs), strict=True))
+        counts = pool.map(lambda run: _count(run[0], run[1], args, cookies.get(USERS.get(run[0], ""), "")), runs)
+        counted = dict(zip(runs, counts, strict=True))
     per_request = {subject: (counted[(subject, args.requests)] - counted[(subject, 0)]) / args.requests
                    for subject in SUBJECTS}
     base = per_request["baseline"]
@@ -145,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     for subject, count in per_request.items():
         print(f"{subject:<24}{count:>14,.0f}{count / base:>12.1f}")
     print(f"category_instructions={per_request['category']:.0f} baseline_instructions={base:.0f} "
-          f"category_ratio={base / per_request['category']:.4f}")
+          f"category_ratio={base / per_request['category']:.4f} queue_instructions={per_request['queue']:.0f}")
     return 0
 
 
