@@ -98,6 +98,6 @@ def fragment_cache(app: Any = None) -> FragmentCache:
 
 
 def row_cache(app: Any = None) -> FragmentCache:
-    """The cache of table rows: each row's key is the row's own values (a frozen dataclass) and the
-    rights that change its actions, so that a row of the review queue renders once per state."""
+    """The cache of table rows: each row's key is the row's own values (a named tuple) and the rights
+    that change its actions, so that a row of the review queue renders once per state."""
     return (app or current_app).extensions[ROWS_EXTENSION]

@@ -181,6 +181,9 @@ def _load_user(token: str) -> Any:
     statement, parameters = _user_statement(), {"token": token}
     read = _READS_WITH_USER.get(request.endpoint or "") if has_request_context() else None
     page_parameters = read.parameters(request.view_args or {}) if read else None
+    if page_parameters and any(isinstance(value, str) and "\x00" in value for value in page_parameters.values()):
+        # A path refused for its NUL (security._has_nul) still renders its error page, with the user.
+        page_parameters = None
     if read and page_parameters is not None:
         statement = _user_statement_with(request.endpoint, db_session.get_bind().dialect.name)
         parameters.update(page_parameters)
@@ -228,9 +231,12 @@ def _session_expired(now: datetime) -> str | None:
 
 
 def _has_nul() -> bool:
-    """Whether a query or form value, or an upload's name, holds NUL: no legitimate form sends it and no
-    PostgreSQL text column can store it (the driver would fail: a 500 instead of a refusal)."""
+    """Whether a query or form value, a text parameter of the path, or an upload's name, holds NUL: no
+    legitimate form or link sends it and no PostgreSQL text column can store it (the driver would fail:
+    a 500 instead of a refusal). Checked before the signed-in user is loaded, whose statement may carry a
+    path parameter (``ReadWithUser``)."""
     values = [key for key, _ in request.args.lists()] + [v for _, vs in request.args.lists() for v in vs]
+    values += [value for value in (request.view_args or {}).values() if isinstance(value, str)]
     if request.method not in {"GET", "HEAD", "OPTIONS"} and request.mimetype in {
             "application/x-www-form-urlencoded", "multipart/form-data"}:
         values += [key for key, _ in request.form.lists()] + [v for _, vs in request.form.lists() for v in vs]

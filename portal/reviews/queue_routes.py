@@ -41,42 +41,38 @@ def index():
     assignable = can_assign and any(row.status != ReviewStatus.DECIDED for row in result.rows)
     me = current_user._get_current_object()
     list_args = {**filters.as_args(), **sort.as_args()}
+    # A search's parts are rendered afresh: its text makes them one-off, and they would push the pages'
+    # fragments out of the cache.
+    cached = not filters.q
     return render_template(
-        "queue/index.html", result=result, filters=filters, sort=sort,
-        filter_form=_cached_part("filter_form", filters, sort, queue.STATUS_CHOICES, queue.ASSIGNED_CHOICES,
-                                 queue.TARGET_DAYS),
-        table_head=_cached_part("table_head", filters, sort),
+        "queue/index.html", result=result, filters=filters, sort=sort, list_args=list_args,
+        filter_form=_cached_part("filter_form", cached, filters, sort, queue.STATUS_CHOICES,
+                                 queue.ASSIGNED_CHOICES, queue.TARGET_DAYS),
+        table_head=_cached_part("table_head", cached, filters, sort) if result.rows else "",
         rows=_cached_rows("queue_row", [(row, can_take_review(me, row), assignable) for row in result.rows]),
-        pagination=_cached_part("pagination", result.page, result.pages, page_numbers(result.page, result.pages),
-                                "queue.index", list_args, label="Pages of the review queue", template=_MACROS),
+        page_numbers=page_numbers(result.page, result.pages),
         reviewers=services.reviewer_choices() if assignable else [], can_assign=assignable,
         sort_labels=queue.SORT_LABELS, target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
     )
 
 
-_PARTS = "queue/_parts.html"
-_MACROS = "queue/_macros.html"
-
-
 def _key_of(value: Any) -> Hashable:
-    """``value`` as part of a cache key: a dict (the choices, the query arguments) or a list (the page
-    numbers) as a tuple."""
-    if isinstance(value, dict):
-        return tuple(value.items())
-    return tuple(value) if isinstance(value, list) else value
+    """``value`` as part of a cache key: a dict (the choices) as a tuple of its items."""
+    return tuple(value.items()) if isinstance(value, dict) else value
 
 
-def _cached_part(name: str, *args: Any, template: str = _PARTS, **kwargs: Any) -> Markup:
-    """The macro ``name`` of ``template`` (queue/_parts.html: the filter form and the table's header;
-    queue/_macros.html: the pagination), rendered through the fragment cache.
+def _cached_part(name: str, cached: bool, *args: Any) -> Markup:
+    """The macro ``name`` of queue/_parts.html (the filter form, the table's header), rendered through
+    the fragment cache when ``cached``.
 
-    These parts are functions of their arguments alone (the filters, the sort, the page numbers), so
-    the arguments and the root path their links start with are the key: a reviewer working the queue
-    renders them once per combination, not once per page view. None holds a form with a CSRF token.
+    These parts are functions of their arguments alone (the filters, the sort, the choices), so the
+    arguments and the root path their links start with are the key: a reviewer working the queue renders
+    them once per combination, not once per page view. They hold no form with a CSRF token: the
+    placeholder is not passed on, so a part that asked for the session's token would get it in the page.
     """
-    macro = get_template_attribute(template, name)
-    key = (template, name, request.script_root, *map(_key_of, args), *((k, _key_of(v)) for k, v in kwargs.items()))
-    return fragment_cache().render(key, lambda _placeholder: macro(*args, **kwargs))
+    macro = get_template_attribute("queue/_parts.html", name)
+    key = ("queue", name, request.script_root, *map(_key_of, args)) if cached else None
+    return fragment_cache().render(key, lambda _placeholder: macro(*args))
 
 
 def _cached_rows(name: str, rows: Iterable[tuple[Hashable, ...]]) -> Markup:

@@ -265,6 +265,16 @@ def test_autosave_takes_sqlites_writer_lock_only_to_write(app, client, login, ca
     assert category[0] == ("SELECT", True), category
 
 
+def test_a_nul_in_autosaves_criterion_is_refused_before_the_user_is_read(app, client, login, cast, profile_id):
+    """The criterion of the path goes into the statement that loads the user (AUTOSAVE_READ): a NUL in
+    it, which no PostgreSQL text parameter takes, is a 400 before that statement, not a 500."""
+    login(cast.email("employee_a"))
+    response = client.post(f"/profiles/{profile_id}/criteria/1.1%00/autosave",
+                           data={"status": "implemented", "narrative": "x", "version": ""})
+    assert response.status_code == 400 and "NUL" in response.get_data(as_text=True)
+    assert _answer(app, profile_id, "1.1") is None
+
+
 def test_autosave_of_a_crafted_or_inapplicable_criterion_is_404(app, client, login, cast, profile_id):
     login(cast.email("employee_a"))
     for criterion_id in ("99.9", "3.8", "6.4", "1.1;drop", "../1.1"):

@@ -225,16 +225,16 @@ QUEUE_VIEWS = (
     "/reviews",
     "/reviews?page=2",
     "/reviews?status=all&sort=company&dir=desc",
-    "/reviews?q=Harbor&assigned=unassigned&overdue=1",
+    "/reviews?q=Harbor&assigned=none&overdue=1",
     "/reviews?business_type=importer&sort=days_left",
 )
 
 
 def test_the_queues_cached_parts_are_what_an_app_without_the_cache_renders(app, client, login, cast, database_url,
                                                                              tmp_path):
-    """The filter form, the table's header and the pagination are kept in the fragment cache by their
-    arguments: each view of the queue, shown again from the cache, is the page an app without the
-    cache renders, and views with other filters, order or page get their own parts."""
+    """The filter form and the table's header are kept in the fragment cache by their arguments (a
+    search's are not): each view of the queue, shown again from the cache, is the page an app without
+    the caches renders, and views with other filters, order or page get their own parts."""
     with app.app_context():
         bulk_reviews(30, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=100),
                      name=lambda i: f"Harbor Freight {i:02d} LLC")
@@ -244,7 +244,11 @@ def test_the_queues_cached_parts_are_what_an_app_without_the_cache_renders(app, 
     first = {url: _queue(client, url) for url in QUEUE_VIEWS}
     hits = cache.hits
     again = {url: _queue(client, url) for url in QUEUE_VIEWS}
-    assert cache.hits - hits >= 2 * len(QUEUE_VIEWS)          # filter form and header of each view
+    # Filter form and header of each view but the search's, which are rendered afresh (one-off text).
+    assert cache.hits - hits == 2 * (len(QUEUE_VIEWS) - 1)
+    entries = len(cache)
+    assert 'value="Harbor Freight 07"' in _queue(client, "/reviews?q=Harbor+Freight+07")
+    assert len(cache) == entries
     uncached = make_test_app(database_url, tmp_path, FRAGMENT_CACHE_ENTRIES=0, ROW_CACHE_ENTRIES=0)
     fresh = uncached.test_client()
     login(cast.email("supervisor"), test_client=fresh)
@@ -252,7 +256,9 @@ def test_the_queues_cached_parts_are_what_an_app_without_the_cache_renders(app, 
         assert _blank_tokens(again[url]) == _blank_tokens(first[url]) == _blank_tokens(_queue(fresh, url)), url
     assert len(fragment_cache(uncached)) == 0
     # What each view's parts show is its own.
-    assert 'value="Harbor"' in first["/reviews?q=Harbor&assigned=unassigned&overdue=1"]
+    assert 'value="Harbor"' in first["/reviews?q=Harbor&assigned=none&overdue=1"]
+    assert re.search(r'id="assigned-none" type="radio" name="assigned" value="none" checked',
+                     first["/reviews?q=Harbor&assigned=none&overdue=1"])
     assert 'value="Harbor"' not in first["/reviews"]
     assert 'aria-sort="descending"' in first["/reviews?status=all&sort=company&dir=desc"]
     assert 'aria-current="page">2<' in first["/reviews?page=2"] and 'aria-current="page">1<' in first["/reviews"]
