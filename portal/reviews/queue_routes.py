@@ -67,8 +67,9 @@ def _cached_part(name: str, cached: bool, *args: Any) -> Markup:
 
     These parts are functions of their arguments alone (the filters, the sort, the choices), so the
     arguments and the root path their links start with are the key: a reviewer working the queue renders
-    them once per combination, not once per page view. They hold no form with a CSRF token: the
-    placeholder is not passed on, so a part that asked for the session's token would get it in the page.
+    them once per combination, not once per page view. They must hold no form with a CSRF token: the
+    placeholder is not passed on, so a part that asked for ``csrf_token()`` would cache the session's
+    own token and serve it to other users (a form belongs in the page or in a row, as "Take" is).
     """
     macro = get_template_attribute("queue/_parts.html", name)
     key = ("queue", name, request.script_root, *map(_key_of, args)) if cached else None
