@@ -200,36 +200,36 @@ def _other_writer(app, monkeypatch, sql: str, **values: object) -> list[str]:  #
     return done
 
 
+# What another save commits between autosave's read and its write: the SQL, the criterion, the version the
+# page sends back, and the text and version that must win.
+IN_BETWEEN = {
+    "a save": ("UPDATE answers SET narrative = 'Saved in between', version = version + 1 "
+               "WHERE profile_id = :profile_id AND criterion_id = :criterion_id", "1.1", "1", "Saved in between", 2),
+    "a first answer": ("INSERT INTO answers (profile_id, criterion_id, narrative, justification, updated_at, version) "
+                       "VALUES (:profile_id, :criterion_id, 'Inserted in between', '', :now, 1)", "1.2", "",
+                       "Inserted in between", 1),
+}
+
+
+@pytest.mark.parametrize("what", sorted(IN_BETWEEN))
 def test_a_save_committed_between_autosaves_read_and_write_is_a_conflict(app, client, login, cast, profile_id,
-                                                                           monkeypatch):
+                                                                           monkeypatch, what):
+    """Another save of the answer, or a first answer to the criterion (the answer's unique key), committed
+    between autosave's read and its write is a 409 with their text, and theirs is kept."""
+    from datetime import UTC, datetime
+
+    sql, criterion_id, version, theirs, their_version = IN_BETWEEN[what]
     with app.app_context():
         factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="First text")
         db_session.commit()
     login(cast.email("employee_a"))
-    done = _other_writer(app, monkeypatch, "UPDATE answers SET narrative = 'Saved in between', version = version + 1 "
-                         "WHERE profile_id = :profile_id AND criterion_id = :criterion_id")
-    response = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
-                           data={"status": "implemented", "narrative": "Mine", "version": "1"})
-    assert done == ["1.1"]
+    done = _other_writer(app, monkeypatch, sql, now=datetime.now(UTC).replace(tzinfo=None))
+    response = client.post(f"/profiles/{profile_id}/criteria/{criterion_id}/autosave",
+                           data={"status": "implemented", "narrative": "Mine", "version": version})
+    assert done == [criterion_id]
     assert response.status_code == 409, response.get_data(as_text=True)
-    assert response.json["theirs"] == "Saved in between" and response.json["version"] == 2
-    assert _answer(app, profile_id, "1.1").narrative == "Saved in between"
-
-
-def test_a_first_answer_inserted_between_autosaves_read_and_write_is_a_conflict(app, client, login, cast,
-                                                                                 profile_id, monkeypatch):
-    from datetime import UTC, datetime
-
-    login(cast.email("employee_a"))
-    done = _other_writer(app, monkeypatch, "INSERT INTO answers (profile_id, criterion_id, narrative, justification, "
-                         "updated_at, version) VALUES (:profile_id, :criterion_id, 'Inserted in between', '', :now, 1)",
-                         now=datetime.now(UTC).replace(tzinfo=None))
-    response = client.post(f"/profiles/{profile_id}/criteria/1.2/autosave",
-                           data={"status": "implemented", "narrative": "Mine", "version": ""})
-    assert done == ["1.2"]
-    assert response.status_code == 409, response.get_data(as_text=True)
-    assert response.json["theirs"] == "Inserted in between" and response.json["version"] == 1
-    assert _answer(app, profile_id, "1.2").narrative == "Inserted in between"
+    assert response.json["theirs"] == theirs and response.json["version"] == their_version
+    assert _answer(app, profile_id, criterion_id).narrative == theirs
 
 
 def test_autosave_takes_sqlites_writer_lock_only_to_write(app, client, login, cast, profile_id, database_url):
