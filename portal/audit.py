@@ -46,6 +46,39 @@ def client_ip() -> str | None:
     return request.remote_addr if has_request_context() else None
 
 
+def event_values(
+    action: str,
+    *,
+    actor: Any = None,
+    company_id: int | None = None,
+    obj: Any = None,
+    object_type: str | None = None,
+    object_id: Any = None,
+    summary: str = "",
+) -> dict[str, Any]:
+    """The columns of one audit event (``record`` takes the same arguments).
+
+    ``actor`` is a User (or None for anonymous/system actions); ``obj`` an ORM object whose class
+    name and id are recorded, unless ``object_type``/``object_id`` are given.
+    """
+    if obj is not None:
+        object_type = object_type or type(obj).__name__
+        object_id = object_id if object_id is not None else getattr(obj, "id", None)
+    actor_id = getattr(actor, "id", None) if actor is not None and getattr(actor, "is_authenticated", True) else None
+    return {
+        "occurred_at": utcnow(),
+        "actor_id": actor_id,
+        "actor_email": getattr(actor, "email", None) if actor_id else None,
+        "company_id": company_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id is not None else None,
+        "summary": summary[:2000],
+        "ip_address": client_ip(),
+        "request_id": getattr(g, "request_id", None) if has_request_context() else None,
+    }
+
+
 def record(
     action: str,
     *,
@@ -56,26 +89,8 @@ def record(
     object_id: Any = None,
     summary: str = "",
 ) -> AuditEvent:
-    """Add an audit event to the current transaction.
-
-    ``actor`` is a User (or None for anonymous/system actions); ``obj`` an ORM object whose class
-    name and id are recorded, unless ``object_type``/``object_id`` are given.
-    """
-    if obj is not None:
-        object_type = object_type or type(obj).__name__
-        object_id = object_id if object_id is not None else getattr(obj, "id", None)
-    actor_id = getattr(actor, "id", None) if actor is not None and getattr(actor, "is_authenticated", True) else None
-    event_row = AuditEvent(
-        occurred_at=utcnow(),
-        actor_id=actor_id,
-        actor_email=getattr(actor, "email", None) if actor_id else None,
-        company_id=company_id,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        summary=summary[:2000],
-        ip_address=client_ip(),
-        request_id=getattr(g, "request_id", None) if has_request_context() else None,
-    )
+    """Add an audit event to the current transaction (the arguments are ``event_values``')."""
+    event_row = AuditEvent(**event_values(action, actor=actor, company_id=company_id, obj=obj,
+                                          object_type=object_type, object_id=object_id, summary=summary))
     db_session.add(event_row)
     return event_row

@@ -13,7 +13,8 @@ PostgreSQL connection health, each as engine and pool events (DESIGN.md §4).
   of Django and of PostgreSQL itself, and a transaction starts just before the first statement
   that needs one (a write, a row lock, a savepoint, a server-side cursor). At READ COMMITTED every
   statement reads its own snapshot either way, so reads lose nothing, and a page saves the BEGIN
-  and COMMIT round trips.
+  and COMMIT round trips. A view registered with ``writes_begin_late`` (autosave) does the same, and
+  an ``ATOMIC_STATEMENT`` (its write and audit event in one statement) begins no transaction at all.
   Everything else (POST, CLI, background work) runs in a transaction from its first statement.
 - **PostgreSQL result descriptions on demand.** psycopg builds a ``Column`` object per column of every
   result when ``cursor.description`` is read, and SQLAlchemy reads it after every statement, though it
@@ -48,6 +49,10 @@ _WRITE_KEYWORDS = ("INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALT
 # Row locks only hold inside a transaction.
 _ROW_LOCK = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b", re.IGNORECASE)
 _WROTE = "portal_transaction_wrote"
+# An execution option: the statement is atomic on its own (a data-modifying common table expression
+# that writes a row and its audit event). Run where no transaction is open (PostgreSQL, autocommit), it
+# is its own transaction, so no BEGIN is sent for it.
+ATOMIC_STATEMENT = "portal_atomic_statement"
 _CHECKED_IN_AT = "portal_checked_in_at"
 
 
@@ -56,17 +61,21 @@ _LATE_WRITE_ENDPOINTS: set[str] = set()
 
 
 def writes_begin_late(endpoint: str) -> None:
-    """Let the view ``endpoint`` read before its write transaction begins (SQLite; PostgreSQL's reads
-    see their own snapshot anyway, at READ COMMITTED).
+    """Let the view ``endpoint`` read before its write transaction begins.
 
-    Only for a view whose every write is an UPDATE checked by the row's version (``version_id_col``) or
-    an INSERT of a new row, so that nothing it read can be changed by another writer unseen between its
-    reads and its write: the version check turns that into a conflict, as on PostgreSQL. What the view
-    checked of other rows (the profile still editable) holds as of its read, as on PostgreSQL at READ
-    COMMITTED: an autosave racing the profile's submission lands in the draft answers, after the
-    submitted version was frozen, and nothing typed is lost. Without it, the writer's lock is held from
-    the request's first statement (the signed-in user) to its commit, and concurrent autosaves of
-    different answers wait for each other's reads and form checks.
+    Only for a view whose every write is an UPDATE checked by the row's version (``version_id_col``, or
+    the same check in the statement) or an INSERT of a new row, so that nothing it read can be changed
+    by another writer unseen between its reads and its write: the version check turns that into a
+    conflict. What the view checked of other rows (the profile still editable) holds as of its read, as
+    at READ COMMITTED: an autosave racing the profile's submission lands in the draft answers, after the
+    submitted version was frozen, and nothing typed is lost.
+
+    On SQLite the writer's lock is then taken by ``BEGIN IMMEDIATE`` just before the first write;
+    otherwise it is held from the request's first statement (the signed-in user) to its commit, and
+    concurrent autosaves of different answers wait for each other's reads and form checks. On PostgreSQL
+    the view's connection reads in autocommit, as a GET's does, and a transaction begins just before a
+    write, or not at all for an ``ATOMIC_STATEMENT``: BEGIN's round trip is saved, and COMMIT's too when
+    that statement is the view's one write.
     """
     _LATE_WRITE_ENDPOINTS.add(endpoint)
 
@@ -184,13 +193,16 @@ def lazy_read_transactions(engine: Engine) -> None:
     def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         # Set on every checkout (the mode is not reset at checkin), and only when it changes: psycopg's
         # setter takes the connection's lock and runs a generator even to set the value it has.
-        autocommit = not write_transaction_wanted()
+        autocommit = not write_transaction_wanted() or _begins_late()
         if dbapi_connection.autocommit != autocommit:
             dbapi_connection.autocommit = autocommit
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _begin_when_needed(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    def _begin_when_needed(conn: Any, cursor: Any, statement: str, _parameters: Any, context: Any,
+                           _executemany: bool) -> None:
         dbapi_connection = cursor.connection
+        if context is not None and context.execution_options.get(ATOMIC_STATEMENT):
+            return
         # A server-side cursor (streamed exports) is DECLAREd, which only works in a transaction.
         streamed = getattr(cursor, "name", None) is not None
         if dbapi_connection.autocommit and (streamed or _needs_transaction(statement)) \

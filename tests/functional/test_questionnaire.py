@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 
+from portal.audit import AuditEvent
 from portal.db import db_session
 from portal.profiles.models import Answer
 from tests import factories
@@ -215,13 +216,16 @@ IN_BETWEEN = {
 def test_a_save_committed_between_autosaves_read_and_write_is_a_conflict(app, client, login, cast, profile_id,
                                                                            monkeypatch, what):
     """Another save of the answer, or a first answer to the criterion (the answer's unique key), committed
-    between autosave's read and its write is a 409 with their text, and theirs is kept."""
+    between autosave's read and its write is a 409 with their text, and theirs is kept; the losing save
+    leaves no audit event."""
     from datetime import UTC, datetime
 
     sql, criterion_id, version, theirs, their_version = IN_BETWEEN[what]
     with app.app_context():
         factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="First text")
         db_session.commit()
+        saved = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "answer.saved")
+        events = db_session.scalar(saved)
     login(cast.email("employee_a"))
     done = _other_writer(app, monkeypatch, sql, now=datetime.now(UTC).replace(tzinfo=None))
     response = client.post(f"/profiles/{profile_id}/criteria/{criterion_id}/autosave",
@@ -230,38 +234,64 @@ def test_a_save_committed_between_autosaves_read_and_write_is_a_conflict(app, cl
     assert response.status_code == 409, response.get_data(as_text=True)
     assert response.json["theirs"] == theirs and response.json["version"] == their_version
     assert _answer(app, profile_id, criterion_id).narrative == theirs
+    with app.app_context():
+        assert db_session.scalar(saved) == events
 
 
-def test_autosave_takes_sqlites_writer_lock_only_to_write(app, client, login, cast, profile_id, database_url):
-    """On SQLite autosave reads outside a transaction and begins its write transaction (BEGIN IMMEDIATE,
-    the writer's lock) just before its first write, while another POST holds it from its first statement.
-    On PostgreSQL, which has no writer's lock, both run in a transaction from their first statement."""
+def test_autosave_reads_outside_a_transaction_and_writes_inside_one(app, client, login, cast, profile_id,
+                                                                    database_url):
+    """Autosave reads outside a transaction and begins its write transaction just before its first write
+    (on SQLite BEGIN IMMEDIATE, the writer's lock), while another POST is in one from its first statement.
+    The rewrite of a stored answer is on PostgreSQL one statement with its audit event, run as its own
+    transaction; on SQLite an UPDATE and an INSERT in one."""
     engine = app.extensions["db_engine"]
     sqlite = database_url.startswith("sqlite")
     seen: list[tuple[str, bool]] = []
 
     def before(conn, cursor, statement, *args):  # noqa: ANN001
         dbapi_connection = cursor.connection
-        # psycopg sends BEGIN with the first statement of a connection that is not in autocommit.
-        in_transaction = dbapi_connection.in_transaction if sqlite else not dbapi_connection.autocommit
+        # psycopg sends BEGIN with the first statement of a connection that is not in autocommit; the
+        # portal sends its own (before this listener runs) in autocommit.
+        in_transaction = dbapi_connection.in_transaction if sqlite else \
+            not dbapi_connection.autocommit or dbapi_connection.info.transaction_status != 0
         seen.append((statement.lstrip().split()[0].upper(), in_transaction))
+
+    def events() -> int:
+        with app.app_context():
+            return db_session.scalar(select(func.count()).select_from(AuditEvent)
+                                     .where(AuditEvent.action == "answer.saved"))
 
     login(cast.email("employee_a"))
     event.listen(engine, "before_cursor_execute", before)
     try:
-        response = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
-                               data={"status": "implemented", "narrative": "Mine", "version": ""})
-        autosave, seen[:] = list(seen), []
+        first = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
+                            data={"status": "implemented", "narrative": "Mine", "version": ""})
+        insert, seen[:] = list(seen), []
+        saved_before = events()
+        seen[:] = []
+        second = client.post(f"/profiles/{profile_id}/criteria/1.1/autosave",
+                             data={"status": "implemented", "narrative": "Mine, again",
+                                   "version": str(first.get_json()["version"])})
+        rewrite, seen[:] = list(seen), []
         client.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
             {"1.2": {"status": "implemented", "narrative": "By the page"}}))
         category = list(seen)
     finally:
         event.remove(engine, "before_cursor_execute", before)
-    assert response.status_code == 200 and _answer(app, profile_id, "1.2").narrative == "By the page"
-    first_write = next(index for index, (head, _) in enumerate(autosave) if head in {"INSERT", "UPDATE"})
-    assert first_write > 0
-    assert all(in_transaction != sqlite for _, in_transaction in autosave[:first_write]), autosave
-    assert all(in_transaction for _, in_transaction in autosave[first_write:]), autosave
+    assert second.get_json()["version"] == first.get_json()["version"] + 1
+    assert _answer(app, profile_id, "1.1").narrative == "Mine, again"
+    assert events() == saved_before + 2  # the rewrite's own and the category page's
+    assert _answer(app, profile_id, "1.2").narrative == "By the page"
+    for statements in (insert, rewrite):
+        first_write = next(index for index, (head, _) in enumerate(statements) if head in {"INSERT", "UPDATE", "WITH"})
+        assert first_write > 0
+        assert not any(in_transaction for _, in_transaction in statements[:first_write]), statements
+        if sqlite or statements is insert:
+            assert all(in_transaction for _, in_transaction in statements[first_write:]), statements
+    if sqlite:
+        assert [head for head, _ in rewrite[-2:]] == ["UPDATE", "INSERT"], rewrite
+    else:
+        assert rewrite[-1] == ("WITH", False), rewrite  # the save and its event: one statement, no BEGIN
     assert category[0] == ("SELECT", True), category
 
 
