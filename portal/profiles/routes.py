@@ -10,7 +10,6 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from forms.questionnaire import AutosaveForm, build_category_form, field_key
 from portal import clock
@@ -200,13 +199,13 @@ def autosave(profile_id: int, criterion_id: str):
         return jsonify({"ok": False, "conflict": True, "error": error.message, "mine": error.mine,
                         "theirs": error.theirs, "version": current.version if current else None,
                         "by": current.updated_by.full_name if current and current.updated_by else None}), 409
-    except (StaleDataError, IntegrityError) as error:
-        # Another save of this answer committed between our read and our UPDATE (the version in its WHERE
-        # clause no longer matched), or inserted the first answer to this criterion before our INSERT
-        # (the answer's unique key): the same conflict as above, as JSON for the page's script.
+    except IntegrityError:
+        # Another save inserted the first answer to this criterion between our read and our INSERT (the
+        # answer's unique key): the same conflict as above, as JSON for the page's script. (A save of a
+        # stored answer committed in between is a StaleEdit: the rewrite's version check found no row.)
         db_session.rollback()
         current = queries.answers_of(profile).get(criterion.id)
-        if isinstance(error, IntegrityError) and current is None:
+        if current is None:
             raise  # not another save's answer (the profile deleted meanwhile, say): not a conflict
         return jsonify({"ok": False, "conflict": True, "error": f"Someone else saved criterion {criterion.id} "
                         "at the same moment.", "mine": form.narrative.data, "theirs": current.narrative if current
