@@ -18,16 +18,20 @@ the application's own work; with PostgreSQL the server's work is not counted. Su
   fragment cache), signed in as its officer, carrying the session cookie the portal sends back;
 - category, first view: the same page with the fragment cache emptied before each request;
 - queue: the review queue page 1, signed in as a reviewer (its rows, filter form, header and pagination
-  from the caches, as when a reviewer works the queue).
+  from the caches, as when a reviewer works the queue);
+- autosave: ``POST`` of one answer of the draft profile as its officer, each request a new text and
+  the version the last one returned, so every request is a real save (the CSRF check is off in the
+  child, as for the others' forms: its token is a signature, the same work on every request).
 
 The last line is ``category_instructions=<n> baseline_instructions=<m> category_ratio=<m/n>
-queue_instructions=<q>``.
+queue_instructions=<q> autosave_instructions=<a>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import re
 import shutil
@@ -40,15 +44,16 @@ from bench.common import PROJECT_ROOT, cpu_count, describe, program_parser
 from bench.generate import SEED, ensure_generated
 
 WARMUP = 50
-SUBJECTS = ("baseline", "category", "category, first view", "queue")
+SUBJECTS = ("baseline", "category", "category, first view", "queue", "autosave")
 # Who each portal subject is signed in as.
-USERS = {"category": "officer", "category, first view": "officer", "queue": "reviewer"}
+USERS = {"category": "officer", "category, first view": "officer", "queue": "reviewer", "autosave": "officer"}
 
 
 def _child(subject: str, requests: int, accounts: int, base_url: str | None, seed: int) -> None:
     """Warm up, then make ``requests`` requests of ``subject`` (run under Valgrind by the parent)."""
     from werkzeug.test import EnvironBuilder
 
+    form: dict[str, str] | None = None
     if subject == "baseline":
         from bench.hello import app as hello
 
@@ -63,12 +68,20 @@ def _child(subject: str, requests: int, accounts: int, base_url: str | None, see
         site = Site(accounts, url, subjects, users=())
         wsgi = site.app.wsgi_app
         path = "/reviews?page=1" if subject == "queue" else f"/profiles/{subjects.draft_profile_id}/categories/1"
+        if subject == "autosave":
+            from bench.throughput import autosave_targets
+
+            criteria, versions = autosave_targets(url, subjects, 1)
+            path = f"/profiles/{subjects.draft_profile_id}/criteria/{criteria[0]}/autosave"
+            form = {"status": "implemented", "justification": "", "version": versions[0]}
         cookie = os.environ["BENCH_SESSION_COOKIE"]
         cache = site.app.extensions["fragment_cache"]
         before = cache.clear if subject == "category, first view" else None
 
+    saves = 0
+
     def call() -> None:
-        nonlocal cookie
+        nonlocal cookie, saves
         seen: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], _exc: Any = None) -> None:
@@ -76,10 +89,18 @@ def _child(subject: str, requests: int, accounts: int, base_url: str | None, see
 
         if before:
             before()
-        environ = EnvironBuilder(path=path, headers={"Cookie": cookie} if cookie else None).get_environ()
-        b"".join(wsgi(environ, start_response))
+        headers = {"Cookie": cookie} if cookie else {}
+        if form is None:
+            environ = EnvironBuilder(path=path, headers=headers).get_environ()
+        else:
+            saves += 1
+            environ = EnvironBuilder(path=path, method="POST", headers={**headers, "Accept": "application/json"},
+                                     data={**form, "narrative": f"Saved by the benchmark {saves}"}).get_environ()
+        body = b"".join(wsgi(environ, start_response))
         if not seen[0].startswith("200"):
             raise SystemExit(f"{subject}: {path} answered {seen[0]}")
+        if form is not None:
+            form["version"] = str(json.loads(body)["version"])
         # As a browser: the portal sends the session again when it records a new last activity.
         for name, value in seen[1]:
             if name.lower() == "set-cookie" and value.startswith("ctpat_session="):
@@ -140,10 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     cookies = _session_cookies(args.accounts, url, subjects)
     print(f"Instructions per request on {describe(url)} ({args.accounts:,} accounts): callgrind, "
           f"{args.requests} requests after {WARMUP} warm-up requests, in-process WSGI calls", flush=True)
-    runs = [(subject, n) for subject in SUBJECTS for n in (0, args.requests)]
+    def count(run: tuple[str, int]) -> int:
+        return _count(run[0], run[1], args, cookies.get(USERS.get(run[0], ""), ""))
+
+    # Autosave's two runs save the same answer, each from the version it reads at its start: one after
+    # the other, or each would meet the other's saves as conflicts.
+    runs = [(subject, n) for subject in SUBJECTS if subject != "autosave" for n in (0, args.requests)]
     with ThreadPoolExecutor(max_workers=cpu_count()) as pool:
-        counts = pool.map(lambda run: _count(run[0], run[1], args, cookies.get(USERS.get(run[0], ""), "")), runs)
-        counted = dict(zip(runs, counts, strict=True))
+        counted = dict(zip(runs, pool.map(count, runs), strict=True))
+    for run in (("autosave", 0), ("autosave", args.requests)):
+        counted[run] = count(run)
     per_request = {subject: (counted[(subject, args.requests)] - counted[(subject, 0)]) / args.requests
                    for subject in SUBJECTS}
     base = per_request["baseline"]
@@ -151,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     for subject, count in per_request.items():
         print(f"{subject:<24}{count:>14,.0f}{count / base:>12.1f}")
     print(f"category_instructions={per_request['category']:.0f} baseline_instructions={base:.0f} "
-          f"category_ratio={base / per_request['category']:.4f} queue_instructions={per_request['queue']:.0f}")
+          f"category_ratio={base / per_request['category']:.4f} queue_instructions={per_request['queue']:.0f} "
+          f"autosave_instructions={per_request['autosave']:.0f}")
     return 0
 
 
