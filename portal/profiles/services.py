@@ -190,6 +190,7 @@ def _rewrite(profile: SecurityProfile, criterion: Criterion, answer: Answer, dat
     # The object now holds what the row holds, as after a flush (nothing left for the ORM to write).
     for name, value in (*new.items(), ("version", version)):
         set_committed_value(answer, name, value)
+    db_session.expire(answer, ["updated_by"])  # loaded again, if asked for, as the new author
     return answer
 
 

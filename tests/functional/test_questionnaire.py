@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from portal.audit import AuditEvent
+from portal.auth.models import User
 from portal.db import db_session
 from portal.profiles.models import Answer
 from tests import factories
@@ -293,6 +294,27 @@ def test_autosave_reads_outside_a_transaction_and_writes_inside_one(app, client,
     else:
         assert rewrite[-1] == ("WITH", False), rewrite  # the save and its event: one statement, no BEGIN
     assert category[0] == ("SELECT", True), category
+
+
+def test_a_rewritten_answer_object_holds_what_its_row_holds(app, cast):
+    """The rewrite is a statement, not a flush: the answer object it returns is brought up to date with
+    the row (text, status, version, author), with nothing left for the ORM to write."""
+    with app.app_context():
+        profile = factories.profile_of(cast.account_a)
+        officer, employee = (db_session.get(User, cast.users[key].id) for key in ("officer_a", "employee_a"))
+        first = factories.answer(profile, "1.1", narrative="First", by=officer)
+        assert first.updated_by is officer
+        db_session.flush()
+        version = first.version
+        again = factories.answer(profile, "1.1", "partially_implemented", narrative="Second", by=employee)
+        assert again is first and not db_session.dirty
+        assert (again.narrative, again.status.value, again.version) == ("Second", "partially_implemented",
+                                                                        version + 1)
+        assert again.updated_by is employee and again.updated_by_id == employee.id
+        employee_id, profile_id = employee.id, profile.id
+        db_session.commit()
+    stored = _answer(app, profile_id, "1.1")
+    assert (stored.narrative, stored.version, stored.updated_by_id) == ("Second", version + 1, employee_id)
 
 
 def test_a_nul_in_autosaves_criterion_is_refused_before_the_user_is_read(app, client, login, cast, profile_id):
