@@ -75,7 +75,8 @@ def writes_begin_late(endpoint: str) -> None:
     concurrent autosaves of different answers wait for each other's reads and form checks. On PostgreSQL
     the view's connection reads in autocommit, as a GET's does, and a transaction begins just before a
     write, or not at all for an ``ATOMIC_STATEMENT``: BEGIN's round trip is saved, and COMMIT's too when
-    that statement is the view's one write.
+    that statement is the view's one write. Such a statement must be the view's last write: run with no
+    transaction open it commits at once, and a write after it would begin a transaction of its own.
     """
     _LATE_WRITE_ENDPOINTS.add(endpoint)
 

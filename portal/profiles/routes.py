@@ -21,6 +21,7 @@ from portal.db_connections import writes_begin_late
 from portal.errors import DomainError, StaleEdit
 from portal.fragment_cache import fragment_cache
 from portal.profiles import queries, services
+from portal.profiles.models import Answer
 from portal.profiles.progress import compute_progress
 from portal.profiles.workflow import ImplementationStatus
 from portal.security import read_with_user
@@ -187,11 +188,12 @@ def autosave(profile_id: int, criterion_id: str):
     if not form.validate():
         errors = [message for field in form for message in field.errors]
         return jsonify({"ok": False, "error": " ".join(errors) or "The answer could not be saved."}), 400
+    stored = queries.stored_answer(profile, criterion.id)
     try:
         answer = services.save_answer(
             profile, criterion,
             _answer_input(form.status.data, form.narrative.data, form.justification.data, form.version.data),
-            by=current_user, stored=queries.stored_answer(profile, criterion.id),
+            by=current_user, stored=stored,
         )
     except StaleEdit as error:
         db_session.rollback()
@@ -205,8 +207,10 @@ def autosave(profile_id: int, criterion_id: str):
         # stored answer committed in between is a StaleEdit: the rewrite's version check found no row.)
         db_session.rollback()
         current = queries.answers_of(profile).get(criterion.id)
-        if current is None:
-            raise  # not another save's answer (the profile deleted meanwhile, say): not a conflict
+        if current is None or isinstance(stored, Answer):
+            # Not another save's first answer (the profile deleted meanwhile, or a failure of the rewrite of
+            # the answer read): not a conflict.
+            raise
         return jsonify({"ok": False, "conflict": True, "error": f"Someone else saved criterion {criterion.id} "
                         "at the same moment.", "mine": form.narrative.data, "theirs": current.narrative if current
                         else "", "version": current.version if current else None,

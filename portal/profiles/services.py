@@ -184,9 +184,12 @@ def _rewrite(profile: SecurityProfile, criterion: Criterion, answer: Answer, dat
         if version is not None:
             db_session.execute(_INSERT_EVENT, event)
     if version is None:
-        theirs = db_session.scalar(select(Answer.narrative).where(Answer.id == answer.id))
+        # The object is brought up to date with the row, so that a page showing the conflict offers their
+        # version and author (the category page carries on with its other criteria in this session).
+        theirs = db_session.scalar(select(Answer).where(Answer.id == answer.id)
+                                   .execution_options(populate_existing=True))
         raise StaleEdit(f"Someone else saved criterion {criterion.id} at the same moment.",
-                        mine=data.narrative, theirs=theirs or "")
+                        mine=data.narrative, theirs=theirs.narrative if theirs else "")
     # The object now holds what the row holds, as after a flush (nothing left for the ORM to write).
     for name, value in (*new.items(), ("version", version)):
         set_committed_value(answer, name, value)

@@ -239,6 +239,46 @@ def test_a_save_committed_between_autosaves_read_and_write_is_a_conflict(app, cl
         assert db_session.scalar(saved) == events
 
 
+def test_a_category_save_racing_another_shows_their_version_and_author(app, client, login, cast, profile_id,
+                                                                       monkeypatch, database_url):
+    """A save committed between the category page's read of an answer and its rewrite is a conflict on
+    that criterion, and the page offers their text, their version and their name: the next save then
+    replaces theirs deliberately instead of conflicting again."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: on SQLite the page holds the writer's lock from its first statement")
+    from sqlalchemy import create_engine, text
+
+    from portal.profiles import services
+
+    with app.app_context():
+        factories.answer(factories.profile_of(cast.account_a), "1.1", narrative="First text")
+        db_session.commit()
+    consultant = cast.users["consultant_a"]
+    original = services._rewrite
+
+    def racing(profile, criterion, answer, data, by):  # noqa: ANN001, ANN202
+        other = create_engine(app.extensions["db_engine"].url)
+        try:
+            with other.begin() as connection:
+                connection.execute(text("UPDATE answers SET narrative = 'Saved in between', version = version + 1, "
+                                        "updated_by_id = :user WHERE id = :id"),
+                                   {"user": consultant.id, "id": answer.id})
+        finally:
+            other.dispose()
+        return original(profile, criterion, answer, data, by)
+
+    monkeypatch.setattr(services, "_rewrite", racing)
+    login(cast.email("employee_a"))
+    response = client.post(f"/profiles/{profile_id}/categories/1", data=_category_form(
+        {"1.1": {"status": "implemented", "narrative": "Mine", "version": "1"}}))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    field = re.search(r'<input[^>]*name="c_1_1-version"[^>]*>', html).group(0)
+    assert 'value="2"' in field, field
+    assert "Saved in between" in html and consultant.full_name in html
+    assert _answer(app, profile_id, "1.1").narrative == "Saved in between"
+
+
 def test_autosave_reads_outside_a_transaction_and_writes_inside_one(app, client, login, cast, profile_id,
                                                                     database_url):
     """Autosave reads outside a transaction and begins its write transaction just before its first write
