@@ -201,8 +201,6 @@ def remember_category(profile: SecurityProfile, category_number: int) -> None:
     """Remember the last category visited so the overview can offer to resume there."""
     if profile.last_category != category_number:
         # A plain UPDATE: the resume point is a convenience and must not bump the profile's lock version.
-        from sqlalchemy import update
-
         db_session.execute(update(SecurityProfile).where(SecurityProfile.id == profile.id)
                            .values(last_category=category_number)
                            .execution_options(synchronize_session=False))
