@@ -79,18 +79,8 @@ def event_values(
     }
 
 
-def record(
-    action: str,
-    *,
-    actor: Any = None,
-    company_id: int | None = None,
-    obj: Any = None,
-    object_type: str | None = None,
-    object_id: Any = None,
-    summary: str = "",
-) -> AuditEvent:
-    """Add an audit event to the current transaction (the arguments are ``event_values``')."""
-    event_row = AuditEvent(**event_values(action, actor=actor, company_id=company_id, obj=obj,
-                                          object_type=object_type, object_id=object_id, summary=summary))
+def record(action: str, **details: Any) -> AuditEvent:
+    """Add an audit event to the current transaction; ``details`` are ``event_values``' keywords."""
+    event_row = AuditEvent(**event_values(action, **details))
     db_session.add(event_row)
     return event_row
