@@ -16,7 +16,7 @@ the application's own work; with PostgreSQL the server's work is not counted. Su
 - baseline: ``GET /hello`` of bench/hello.py;
 - category: the partner's category page 1 of the draft profile, viewed again (criteria from the
   fragment cache), signed in as its officer, carrying the session cookie the portal sends back;
-- category, first view: the same page with the fragment cache emptied before each request;
+- category, first view: the same page with the fragment and page caches emptied before each request;
 - queue: the review queue page 1, signed in as a reviewer (its rows, filter form, header and pagination
   from the caches, as when a reviewer works the queue);
 - autosave: ``POST`` of one answer of the draft profile as its officer, each request a new text and
@@ -76,8 +76,8 @@ def _child(subject: str, requests: int, accounts: int, base_url: str | None, see
             path = f"/profiles/{subjects.draft_profile_id}/criteria/{criteria[-1]}/autosave"
             form = {"status": "implemented", "justification": "", "version": versions[-1]}
         cookie = os.environ["BENCH_SESSION_COOKIE"]
-        cache = site.app.extensions["fragment_cache"]
-        before = cache.clear if subject == "category, first view" else None
+        caches = (site.app.extensions["fragment_cache"], site.app.extensions["page_cache"])
+        before = (lambda: [cache.clear() for cache in caches]) if subject == "category, first view" else None
 
     saves = 0
 

@@ -34,7 +34,7 @@ class Page:
     path: str
     user: str  # "officer", "reviewer", "supervisor"
     explain: bool = False
-    # Empty the fragment cache before each request: the page as first viewed, or right after a save.
+    # Empty the fragment and page caches before each request: the page as first viewed, or right after a save.
     cold: bool = False
 
 
@@ -134,6 +134,7 @@ class Site:
         client = self.clients[page.user]
         if page.cold:
             self.app.extensions["fragment_cache"].clear()
+            self.app.extensions["page_cache"].clear()
         with self.counter.measure(keep=keep) as counted:
             started = time.perf_counter()
             response = client.get(page.path)

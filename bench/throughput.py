@@ -17,8 +17,9 @@ the same machine, so the figures are floors. Scenarios:
   statements, no sign-in (for information: it shows what that note's page measures on this database);
 - category: the partner's category page 1 of a draft profile, signed in as its officer;
 - category (no fragment cache): the same page from a second portal server started with
-  ``FRAGMENT_CACHE_ENTRIES=0``, so that every view renders the criteria afresh, as the first view after
-  a save does (for information: the goal is on "category");
+  ``FRAGMENT_CACHE_ENTRIES=0`` and ``PAGE_CACHE_ENTRIES=0``, so that every view renders the criteria and
+  the rest of the page afresh, as the first view after a save does (for information: the goal is on
+  "category");
 - queue: the review queue page 1, signed in as a reviewer;
 - autosave: ``POST`` of one answer with the CSRF header, each connection its own criterion and
   passing the version it got back, so every request is a real save (no conflicts).
@@ -410,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(portal)
         # The same portal without the fragment cache: every view of the category page is then a first view,
         # as after each save. Shown for information; the goal is on the scenario "category".
-        uncached = Gunicorn("wsgi:app", args.workers, {**env, "FRAGMENT_CACHE_ENTRIES": "0"}, "/healthz")
+        uncached = Gunicorn("wsgi:app", args.workers, {**env, "FRAGMENT_CACHE_ENTRIES": "0", "PAGE_CACHE_ENTRIES": "0"},
+                            "/healthz")
         servers.append(uncached)
         officer = sign_in(portal.port, subjects.officer_email, subjects.password)
         reviewer = sign_in(portal.port, subjects.reviewer_email, subjects.password)

@@ -105,6 +105,9 @@ class Config:
     # Rendered rows of the review queue (about 1.5 KB each): 5,000 rows are about 8 MB per worker and
     # hold every open review of the program in each shape of the reviewers' rights. 0 turns it off.
     ROW_CACHE_ENTRIES = int(os.environ.get("ROW_CACHE_ENTRIES", "5000"))
+    # The rest of a page around a cached fragment (layout, navigation, the page's header), one per user and
+    # page, about 8 KB each: 2,000 are about 16 MB per worker. 0 turns it off.
+    PAGE_CACHE_ENTRIES = int(os.environ.get("PAGE_CACHE_ENTRIES", "2000"))
 
     # Argon2 parameters; None means argon2-cffi's RFC 9106 low-memory profile.
     PASSWORD_HASH_PROFILE: str | None = None

@@ -8,6 +8,11 @@ because every key comes from the shared database.
 
 What differs per session is never stored. Fragments are rendered with a random placeholder where the
 CSRF token goes, and the placeholder is replaced by the current session's token on the way out.
+
+A third cache keeps the rest of a page around such a fragment (``FragmentCache.render_page``): the
+layout, the navigation and the page's header, keyed by what they show of the signed-in user
+(``templating.layout_key``) and of the page's records. The request id in the footer is a placeholder too,
+and a page with a flashed message waiting is always rendered afresh.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, session
+from flask.globals import request_ctx
 from markupsafe import Markup
 
 from portal.security import csrf_token
 
 EXTENSION = "fragment_cache"
 ROWS_EXTENSION = "row_cache"
+PAGES_EXTENSION = "page_cache"
 
 
 class FragmentCache:
@@ -34,6 +41,8 @@ class FragmentCache:
         self.max_entries = max_entries
         # Random per process: no user text can hold it, because no user ever sees it.
         self.csrf_placeholder = f"csrf-{secrets.token_hex(16)}"
+        self.request_id_placeholder = f"request-{secrets.token_hex(16)}"
+        self.body_placeholder = f"body-{secrets.token_hex(16)}"
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[Hashable, str] = OrderedDict()
@@ -84,13 +93,46 @@ class FragmentCache:
         # The token is URL-safe base64 with dots: nothing to escape.
         return Markup(html.replace(self.csrf_placeholder, csrf()))  # noqa: S704 - rendered HTML
 
+    def render_page(self, key: Hashable | None, render: Callable[[Callable[[], Markup], str, Markup], str],
+                    body: Markup, csrf: Callable[[], str] = csrf_token) -> str:
+        """A whole page: ``body`` (a fragment rendered or cached on its own) inside the rest of the page,
+        which is kept under ``key``.
+
+        ``render`` receives the function to call for ``csrf_token()``, the request id the footer shows
+        and the body to place, and renders the page. On a miss it is called with placeholders for the
+        three, and what it renders is kept; on every use the placeholders are replaced by this request's
+        token, id and body. A key of None, or a flashed message waiting to be shown (the layout shows
+        it once), renders the page afresh. The key must hold everything else the page shows: for the
+        layout, ``templating.layout_key()``.
+        """
+        request_id = str(g.get("request_id", ""))
+        if key is None or session.get("_flashes") or request_ctx.flashes:
+            return render(csrf, request_id, body)
+        shell = self.get(key)
+        if shell is None:
+            token_placeholder = Markup(self.csrf_placeholder)  # noqa: S704 - our own hex string
+            body_placeholder = Markup(self.body_placeholder)  # noqa: S704 - our own hex string
+            shell = render(lambda: token_placeholder, self.request_id_placeholder, body_placeholder)
+            self.put(key, shell)
+        head, _, tail = shell.partition(self.body_placeholder)
+        # The request id is letters, digits, dots, dashes and underscores (security._REQUEST_ID), the token
+        # URL-safe base64 with dots: nothing to escape in either. The body goes in last, so nothing in it
+        # is ever taken for a placeholder.
+        token = csrf() if self.csrf_placeholder in shell else ""
+        head, tail = (part.replace(self.csrf_placeholder, token).replace(self.request_id_placeholder, request_id)
+                      for part in (head, tail))
+        # Joined as text: a str added to Markup would be escaped.
+        return "".join((head, str(body), tail))
+
 
 def init_app(app: Flask) -> None:
     """One cache per application (tests build many apps over databases that reuse ids): page fragments,
-    and the rows of long tables (a separate cache, so that thousands of small rows do not push the
-    large page fragments out)."""
+    the rows of long tables (a separate cache, so that thousands of small rows do not push the large
+    page fragments out), and the pages around fragments (one per user and page: a cache of their own
+    too)."""
     app.extensions[EXTENSION] = FragmentCache(int(app.config.get("FRAGMENT_CACHE_ENTRIES", 0)))
     app.extensions[ROWS_EXTENSION] = FragmentCache(int(app.config.get("ROW_CACHE_ENTRIES", 0)))
+    app.extensions[PAGES_EXTENSION] = FragmentCache(int(app.config.get("PAGE_CACHE_ENTRIES", 0)))
 
 
 def fragment_cache(app: Any = None) -> FragmentCache:
@@ -101,3 +143,8 @@ def row_cache(app: Any = None) -> FragmentCache:
     """The cache of table rows: each row's key is the row's own values (a named tuple) and the rights
     that change its actions, so that a row of the review queue renders once per state."""
     return (app or current_app).extensions[ROWS_EXTENSION]
+
+
+def page_cache(app: Any = None) -> FragmentCache:
+    """The cache of the pages around fragments (``FragmentCache.render_page``)."""
+    return (app or current_app).extensions[PAGES_EXTENSION]

@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask.templating import Environment
+from flask_login import current_user
 from werkzeug.security import safe_join
 
 from portal.auth.permissions import TEMPLATE_PREDICATES
@@ -145,6 +146,23 @@ def _memoized_url_for(app: Flask) -> Any:
         return url
 
     return url_for
+
+
+def layout_key() -> tuple[Any, ...]:
+    """What base.html shows that depends on the request, for a page kept by the page cache
+    (``FragmentCache.render_page``, which itself puts in the CSRF token and the request id, and renders
+    afresh a page with a flashed message): whether someone is signed in, their name and staff role (the
+    navigation follows the role: validations, users, audit trail), and their unread notifications. The
+    current page's links are marked by the view's endpoint, which the page's own key holds.
+
+    Keep it in step with base.html: a value the layout shows that is not here would be shown to the next
+    user with the same key (tests/functional/test_page_cache.py renders the layout for each value).
+    """
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
+        return (False,)
+    # The header's own function, as the template calls it.
+    return True, user.full_name, user.staff_role, current_app.jinja_env.globals["unread_notifications"]()
 
 
 def _init_static_assets(app: Flask) -> None:

@@ -19,13 +19,13 @@ from portal.clock import utcnow
 from portal.db import db_session
 from portal.db_connections import writes_begin_late
 from portal.errors import DomainError, StaleEdit
-from portal.fragment_cache import fragment_cache
+from portal.fragment_cache import fragment_cache, page_cache
 from portal.profiles import queries, services
 from portal.profiles.models import Answer
 from portal.profiles.progress import compute_progress
 from portal.profiles.workflow import ImplementationStatus
 from portal.security import read_with_user
-from portal.templating import format_datetime
+from portal.templating import format_datetime, layout_key
 
 bp = Blueprint("profiles", __name__)
 
@@ -139,11 +139,27 @@ def category(profile_id: int, number: int):
                 return redirect(here)
             page = queries.category_page(profile, category_)
     criteria_html = _criteria_html(profile, category_, page, form, can_edit, conflicts, here, fingerprint)
-    return render_template(
-        "profiles/category.html", profile=profile, account=profile.account, catalog=catalog, category=category_,
-        form=form, can_edit=can_edit, previous_number=previous_number, next_number=next_number,
-        criteria_html=criteria_html, conflicts=conflicts,
-    ), 409 if conflicts else 200
+    # The rest of a page that shows stored data comes from the page cache, keyed by what it shows: the
+    # category (its number is in the URL) and its neighbours for the business type, the header, the
+    # rights, and the layout. A form sent back (with conflicts or errors) is rendered afresh.
+    key = None if form is not None else ("profiles.category", here, profile.catalog_id,
+                                         profile.account.business_type, can_edit, header_key(profile), layout_key())
+
+    def render(csrf_token: Any, request_id: str, body: Markup) -> str:
+        return render_template(
+            "profiles/category.html", profile=profile, account=profile.account, catalog=catalog, category=category_,
+            form=form, can_edit=can_edit, previous_number=previous_number, next_number=next_number,
+            criteria_html=body, conflicts=conflicts, csrf_token=csrf_token, request_id=request_id,
+        )
+
+    return page_cache().render_page(key, render, criteria_html), 409 if conflicts else 200
+
+
+def header_key(profile: Any) -> tuple[Any, ...]:
+    """What profiles/_header.html shows of a profile, its account and company (a page cache key)."""
+    account = profile.account
+    return (profile.id, profile.status, profile.catalog_id, profile.current_version, account.id,
+            account.business_type, account.account_number, account.company.legal_name)
 
 
 def _criteria_html(profile: Any, category_: Any, page: queries.CategoryPage | None, form: Any, can_edit: bool,
