@@ -101,9 +101,9 @@ class FragmentCache:
         ``render`` receives the function to call for ``csrf_token()``, the request id the footer shows
         and the body to place, and renders the page. On a miss it is called with placeholders for the
         three, and what it renders is kept; on every use the placeholders are replaced by this request's
-        token, id and body. A key of None, or a flashed message waiting to be shown (the layout shows
-        it once), renders the page afresh. The key must hold everything else the page shows: for the
-        layout, ``templating.layout_key()``.
+        token, id and body (where the page placed it, if it did). A key of None, or a flashed message
+        waiting to be shown (the layout shows it once), renders the page afresh. The key must hold
+        everything else the page shows: for the layout, ``templating.layout_key()``.
         """
         request_id = str(g.get("request_id", ""))
         if key is None or session.get("_flashes") or request_ctx.flashes:
@@ -114,7 +114,9 @@ class FragmentCache:
             body_placeholder = Markup(self.body_placeholder)  # noqa: S704 - our own hex string
             shell = render(lambda: token_placeholder, self.request_id_placeholder, body_placeholder)
             self.put(key, shell)
-        head, _, tail = shell.partition(self.body_placeholder)
+        head, placed, tail = shell.partition(self.body_placeholder)
+        if not placed:  # a page that shows no body (a queue page without rows) has no place for one
+            body = Markup()
         # The request id is letters, digits, dots, dashes and underscores (security._REQUEST_ID), the token
         # URL-safe base64 with dots: nothing to escape in either. The body goes in last, so nothing in it
         # is ever taken for a placeholder.

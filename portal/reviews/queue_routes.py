@@ -17,13 +17,14 @@ from portal.auth.models import User
 from portal.auth.permissions import can_assign_reviews, can_take_review, ensure, staff_required
 from portal.db import db_session
 from portal.errors import DomainError
-from portal.fragment_cache import fragment_cache, row_cache
+from portal.fragment_cache import fragment_cache, page_cache, row_cache
 from portal.notifications import inbox
 from portal.notifications.inbox import unread_count
 from portal.pagination import page_numbers, parse_page
 from portal.reviews import dashboards, queries, queue, services
 from portal.reviews.workflow import Recommendation, ReviewStatus
 from portal.security import csrf_token, is_safe_next
+from portal.templating import layout_key
 
 bp = Blueprint("queue", __name__)
 
@@ -44,16 +45,27 @@ def index():
     # A search's parts are rendered afresh: its text makes them one-off, and they would push the pages'
     # fragments out of the cache.
     cached = not filters.q
-    return render_template(
-        "queue/index.html", result=result, filters=filters, sort=sort, list_args=list_args,
-        filter_form=_cached_part("filter_form", cached, filters, sort, queue.STATUS_CHOICES,
-                                 queue.ASSIGNED_CHOICES, queue.TARGET_DAYS),
-        table_head=_cached_part("table_head", cached, filters, sort) if result.rows else "",
-        rows=_cached_rows("queue_row", [(row, can_take_review(me, row), assignable) for row in result.rows]),
-        page_numbers=page_numbers(result.page, result.pages),
-        reviewers=services.reviewer_choices() if assignable else [], can_assign=assignable,
-        sort_labels=queue.SORT_LABELS, target_days=queue.TARGET_DAYS, current_url=request.full_path.rstrip("?"),
-    )
+    reviewers = services.reviewer_choices() if assignable else []
+    current_url = request.full_path.rstrip("?")
+    rows = _cached_rows("queue_row", [(row, can_take_review(me, row), assignable) for row in result.rows])
+    # The rest of the page comes from the page cache, keyed by what it shows besides the rows: the
+    # filters, order and page (and the URL the assign form returns to), the counts, the assignment
+    # choices and the layout.
+    key = ("queue.index", request.script_root, current_url, filters, sort, result.total, result.page, result.pages,
+           len(result.rows), assignable, tuple(reviewers), layout_key()) if cached else None
+
+    def render(csrf: Any, request_id: str, body: Markup) -> str:
+        return render_template(
+            "queue/index.html", result=result, filters=filters, sort=sort, list_args=list_args,
+            filter_form=_cached_part("filter_form", cached, filters, sort, queue.STATUS_CHOICES,
+                                     queue.ASSIGNED_CHOICES, queue.TARGET_DAYS),
+            table_head=_cached_part("table_head", cached, filters, sort) if result.rows else "",
+            rows=body, page_numbers=page_numbers(result.page, result.pages), reviewers=reviewers,
+            can_assign=assignable, sort_labels=queue.SORT_LABELS, target_days=queue.TARGET_DAYS,
+            current_url=current_url, csrf_token=csrf, request_id=request_id,
+        )
+
+    return page_cache().render_page(key, render, rows)
 
 
 def _key_of(value: Any) -> Hashable:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from portal.profiles.models import Answer
 from portal.profiles.workflow import ProfileStatus
 from tests import factories
 from tests.conftest import make_test_app
+from tests.functional.test_queue import bulk_reviews
 
 
 def _url(app: Any, cast: Any) -> str:
@@ -215,6 +217,58 @@ def test_two_sessions_of_one_user_each_get_their_own_token_from_a_kept_page(data
     assert response.status_code == 302
     assert browsers[0].get(url).status_code == 302  # signed out: sent to the sign-in page
     app.extensions["db_engine"].dispose()
+
+
+# -- the review queue -----------------------------------------------------------------------------
+
+def _new_review(cast: Any) -> None:
+    bulk_reviews(1, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=3),
+                 name=lambda _i: "Late Arrival LLC")
+
+
+def _new_reviewer(cast: Any) -> None:
+    factories.user("rowan@cbp.example", name="Rowan Newcomer", staff_role=StaffRole.REVIEWER)
+
+
+def _rename_supervisor(cast: Any) -> None:
+    _user("supervisor@cbp.example").full_name = "Sam Renamed"
+
+
+QUEUE_CHANGES: dict[str, tuple[Callable[[Any], None], str, str | None]] = {
+    # name: (change, text shown after, text gone after)
+    "review submitted": (_new_review, "Showing 1 to 25 of 31 reviews", "Showing 1 to 25 of 30 reviews"),
+    "reviewer added": (_new_reviewer, '">Rowan Newcomer</option>', None),
+    "supervisor renamed": (_rename_supervisor, "Signed in as Sam Renamed", "Signed in as Sam Supervisor"),
+}
+
+
+@pytest.mark.parametrize("name", list(QUEUE_CHANGES))
+def test_a_change_the_queue_shows_outside_its_rows_is_shown(app, client, login, cast, name):
+    change, shown, gone = QUEUE_CHANGES[name]
+    with app.app_context():
+        bulk_reviews(30, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=100))
+        db_session.commit()
+    login(cast.email("supervisor"))
+    _page(client, "/reviews")
+    before, _ = _page(client, "/reviews")
+    assert page_cache(app).hits == 1
+    assert shown not in before and (gone is None or gone in before)
+    with app.app_context():
+        change(cast)
+        db_session.commit()
+    after, _ = _page(client, "/reviews")
+    assert shown in after and (gone is None or gone not in after)
+
+
+def test_a_queue_page_without_rows_is_kept_without_them(app, client, login, cast):
+    login(cast.email("reviewer"))
+    first, _ = _page(client, "/reviews?assigned=me")
+    again, _ = _page(client, "/reviews?assigned=me")
+    cache = page_cache(app)
+    assert cache.hits == 1
+    assert "No reviews match these filters." in again and "<tbody>" not in again
+    assert _blank(again) == _blank(first)
+    assert cache.body_placeholder not in again
 
 
 # -- the cache itself -----------------------------------------------------------------------------
