@@ -106,7 +106,8 @@ class FragmentCache:
         everything else the page shows: for the layout, ``templating.layout_key()``.
         """
         request_id = str(g.get("request_id", ""))
-        if key is None or session.get("_flashes") or request_ctx.flashes:
+        # In debug mode static URLs follow file edits (templating._memoized_url_for): nothing is kept.
+        if key is None or session.get("_flashes") or request_ctx.flashes or current_app.debug:
             return render(csrf, request_id, body)
         shell = self.get(key)
         if shell is None:
@@ -114,17 +115,14 @@ class FragmentCache:
             body_placeholder = Markup(self.body_placeholder)  # noqa: S704 - our own hex string
             shell = render(lambda: token_placeholder, self.request_id_placeholder, body_placeholder)
             self.put(key, shell)
-        head, placed, tail = shell.partition(self.body_placeholder)
-        if not placed:  # a page that shows no body (a queue page without rows) has no place for one
-            body = Markup()
         # The request id is letters, digits, dots, dashes and underscores (security._REQUEST_ID), the token
-        # URL-safe base64 with dots: nothing to escape in either. The body goes in last, so nothing in it
-        # is ever taken for a placeholder.
+        # URL-safe base64 with dots: nothing to escape in either. The body goes in last, wherever the page
+        # placed it (a queue page without rows places it nowhere), so nothing in it is ever taken for a
+        # placeholder; joined as text, as a str added to Markup would be escaped.
         token = csrf() if self.csrf_placeholder in shell else ""
-        head, tail = (part.replace(self.csrf_placeholder, token).replace(self.request_id_placeholder, request_id)
-                      for part in (head, tail))
-        # Joined as text: a str added to Markup would be escaped.
-        return "".join((head, str(body), tail))
+        parts = (part.replace(self.csrf_placeholder, token).replace(self.request_id_placeholder, request_id)
+                 for part in shell.split(self.body_placeholder))
+        return str(body).join(parts)
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.auth.models import User
 from portal.auth.roles import StaffRole
@@ -24,6 +24,8 @@ from portal.fragment_cache import FragmentCache, page_cache
 from portal.notifications.inbox import notify
 from portal.profiles.models import Answer
 from portal.profiles.workflow import ProfileStatus
+from portal.reviews.models import Review
+from portal.reviews.workflow import ReviewStatus
 from tests import factories
 from tests.conftest import make_test_app
 from tests.functional.test_queue import bulk_reviews
@@ -153,6 +155,50 @@ def test_a_change_the_page_shows_outside_its_criteria_is_shown(app, client, logi
         assert gone not in after
 
 
+def _promote_reviewer(cast: Any) -> None:
+    _user("reviewer@cbp.example").staff_role = StaffRole.ADMIN
+
+
+def _start_review(cast: Any) -> None:
+    factories.profile_of(cast.account_a).status = ProfileStatus.IN_REVIEW
+
+
+def _new_version(cast: Any) -> None:
+    factories.profile_of(cast.account_a).current_version = 3
+
+
+# Seen by a reviewer, who may not edit: these change the page without changing that right.
+STAFF_VIEW_CHANGES: dict[str, tuple[Callable[[Any], None], str, str | None]] = {
+    "reviewer made admin": (_promote_reviewer, ">Users<", None),
+    "profile in review": (_start_review, ">In review</span>", None),
+    "profile's version": (_new_version, "last submitted version 3", None),
+}
+
+
+@pytest.mark.parametrize("name", list(STAFF_VIEW_CHANGES))
+def test_a_change_a_staff_viewer_sees_outside_the_criteria_is_shown(app, client, login, cast, name):
+    change, shown, gone = STAFF_VIEW_CHANGES[name]
+    login(cast.email("reviewer"))
+    url = _url(app, cast)
+    _page(client, url)
+    before, _ = _page(client, url)
+    assert page_cache(app).hits == 1
+    assert shown not in before and 'id="category-form"' not in before
+    with app.app_context():
+        change(cast)
+        db_session.commit()
+    after, _ = _page(client, url)
+    assert shown in after
+
+
+def _one_token(html: str) -> str:
+    """The page's CSRF token: the meta tag's, which every form on the page must carry too."""
+    meta = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    forms = set(re.findall(r'name="csrf_token"[^>]*value="([^"]+)"', html))
+    assert forms == {meta}, (meta, forms)
+    return meta
+
+
 def test_each_response_names_its_own_request_id(app, client, login, cast):
     login(cast.email("employee_a"))
     url = _url(app, cast)
@@ -210,8 +256,10 @@ def test_two_sessions_of_one_user_each_get_their_own_token_from_a_kept_page(data
     first_html, _ = _page(browsers[0], url)
     cache = page_cache(app)
     assert cache.hits == 1 and len(cache) == 1
-    meta = [re.search(r'name="csrf-token" content="([^"]+)"', html).group(1) for html in (first_html, second_html)]
+    # Every form of each page (sign-out, the category's) carries its own session's token.
+    meta = [_one_token(html) for html in (first_html, second_html)]
     assert meta[0] != meta[1]
+    assert 'id="category-form"' in first_html
     # The kept page's token is the session's own: signing out with it works.
     response = browsers[0].post("/auth/logout", data={"csrf_token": meta[0]})
     assert response.status_code == 302
@@ -258,6 +306,55 @@ def test_a_change_the_queue_shows_outside_its_rows_is_shown(app, client, login, 
         db_session.commit()
     after, _ = _page(client, "/reviews")
     assert shown in after and (gone is None or gone not in after)
+
+
+def test_the_assign_form_goes_when_no_review_on_the_page_can_be_assigned(app, client, login, cast):
+    with app.app_context():
+        bulk_reviews(3, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=10))
+        db_session.commit()
+    login(cast.email("supervisor"))
+    _page(client, "/reviews?status=all")
+    before, _ = _page(client, "/reviews?status=all")
+    assert page_cache(app).hits == 1
+    assert 'id="assign-form"' in before
+    with app.app_context():
+        db_session.execute(update(Review).values(status=ReviewStatus.DECIDED))
+        db_session.commit()
+    after, _ = _page(client, "/reviews?status=all")
+    assert 'id="assign-form"' not in after and "Showing 1 to 3 of 3 reviews" in after
+
+
+def test_each_session_gets_its_own_token_in_the_queues_kept_page(database_url, tmp_path):
+    app = make_test_app(database_url, tmp_path, WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        cast = factories.build_cast()
+        bulk_reviews(3, cast.users["officer_a"].id, start=datetime.now(UTC) - timedelta(days=10))
+        # Two supervisors with the same name: their pages share one kept entry.
+        factories.user("deputy@cbp.example", name="Sam Supervisor", staff_role=StaffRole.SUPERVISOR)
+        db_session.commit()
+    pages = []
+    for email in ("supervisor@cbp.example", "deputy@cbp.example"):
+        browser = app.test_client()
+        login_page = browser.get("/auth/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login_page).group(1)
+        response = browser.post("/auth/login", data={"email": email, "password": factories.PASSWORD,
+                                                     "csrf_token": token})
+        assert response.status_code == 302
+        pages.append((browser, _page(browser, "/reviews")[0]))
+    cache = page_cache(app)
+    assert cache.hits == 1 and len(cache) == 1
+    tokens = [_one_token(html) for _, html in pages]
+    assert tokens[0] != tokens[1] and all('id="assign-form"' in html for _, html in pages)
+    # The kept page's token works for its own session: the second supervisor assigns a review with it.
+    browser, html = pages[1]
+    review_id = re.search(r'name="review_ids" value="(\d+)"', html).group(1)
+    reviewer_id = re.search(r'<option value="(\d+)">Riley Reviewer</option>', html).group(1)
+    response = browser.post("/reviews/assign", data={"csrf_token": tokens[1], "review_ids": review_id,
+                                                     "reviewer_id": reviewer_id, "next": "/reviews"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db_session.get(Review, int(review_id)).reviewer_id == int(reviewer_id)
+    app.extensions["db_engine"].dispose()
 
 
 def test_a_queue_page_without_rows_is_kept_without_them(app, client, login, cast):
@@ -310,3 +407,28 @@ def test_a_page_with_a_message_waiting_is_rendered_afresh_and_not_kept(app):
         flash("Saved.", "success")
         cache.render_page("page", _shell(calls), Markup("<p>body</p>"), csrf=lambda: "token")
     assert len(cache) == 0 and len(calls) == 1
+
+
+def test_the_body_goes_wherever_the_page_places_it(app):
+    cache = FragmentCache(10)
+
+    def render(csrf_token: Callable[[], Any], request_id: str, body: Markup) -> str:
+        return f"<nav>{body}</nav><main>{body}</main><p>{csrf_token()}</p>"
+
+    with app.test_request_context("/"):
+        cache.render_page("page", render, Markup("<b>x</b>"), csrf=lambda: "t")
+        again = cache.render_page("page", render, Markup("<b>y</b>"), csrf=lambda: "u")
+    assert again == "<nav><b>y</b></nav><main><b>y</b></main><p>u</p>"
+
+
+def test_nothing_is_kept_in_debug_mode(app):
+    cache = FragmentCache(10)
+    calls: list[str] = []
+    app.debug = True
+    try:
+        with app.test_request_context("/"):
+            for _ in range(2):
+                cache.render_page("page", _shell(calls), Markup("<p>body</p>"), csrf=lambda: "token")
+    finally:
+        app.debug = False
+    assert len(cache) == 0 and len(calls) == 2
