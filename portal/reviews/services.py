@@ -245,11 +245,12 @@ _ASSIGNABLE = (User.staff_role.in_([StaffRole.REVIEWER, StaffRole.SUPERVISOR]), 
 
 def reviewers() -> Iterable[User]:
     """CBP staff who can be assigned reviews."""
-    return db_session.scalars(select(User).where(*_ASSIGNABLE).order_by(User.full_name))
+    return db_session.scalars(select(User).where(*_ASSIGNABLE).order_by(User.full_name, User.id))
 
 
 def reviewer_choices() -> list[tuple[int, str]]:
     """(id, full name) of the staff who can be assigned reviews, by name: the choices of an assignment
     list, read without loading users (a program has a reviewer per 200 accounts)."""
-    return [(row.id, row.full_name)
-            for row in db_session.execute(select(User.id, User.full_name).where(*_ASSIGNABLE).order_by(User.full_name))]
+    # By id among equal names: the same list on every page (it is part of the queue's page cache key).
+    statement = select(User.id, User.full_name).where(*_ASSIGNABLE).order_by(User.full_name, User.id)
+    return [(row.id, row.full_name) for row in db_session.execute(statement)]
