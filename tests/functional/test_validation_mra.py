@@ -297,7 +297,9 @@ def record_input(**changes: Any) -> mr_records.MrRecordInput:
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"validated_on": None}, "validated_on", "Enter the date of the foreign validation"),
-    ({"validated_on": date.today() + timedelta(days=1)}, "validated_on", "cannot be in the future"),
+    # A function, called when the test runs: a date taken when the tests are collected is today's
+    # after midnight.
+    ({"validated_on": lambda: today() + timedelta(days=1)}, "validated_on", "cannot be in the future"),
     ({"validated_on": date(2023, 1, 15)}, "validated_on", "Only a joint work plan since July 1, 2022"),
     ({"validated_on": date(2019, 1, 15)}, "validated_on", "No arrangement was in place"),
     ({"country": "GT"}, "country", "certifies companies in Colombia, not in Guatemala"),
@@ -312,6 +314,7 @@ def record_input(**changes: Any) -> mr_records.MrRecordInput:
     ({"business_partner_id": 99_999}, "business_partner_id", "Choose a partner of this account's register"),
 ])
 def test_mr_records_are_checked(app, cast, bravo, changes, field, message):
+    changes = {name: value() if callable(value) else value for name, value in changes.items()}
     with app.app_context():
         mra.seed_mra_programs()
         with pytest.raises(DomainError, match=message) as caught:
